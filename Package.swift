@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+// Kelson: an etcd v3-compatible server over relational storage.
+// Module rules (who may import whom) are in docs/architecture.md.
+import PackageDescription
+
+let package = Package(
+    name: "Kelson",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Kelson", targets: ["Kelson"]),
+        .library(name: "EtcdClient", targets: ["EtcdClient"]),
+        .executable(name: "kelson", targets: ["kelson"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .target(
+            name: "EtcdAPI",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(
+            name: "GRPCWire",
+            dependencies: [
+                "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
+            name: "RevisionLog",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "RevisionLogTesting", dependencies: ["RevisionLog"]),
+        .target(name: "SQLiteBackend", dependencies: ["RevisionLog", "CSQLite"]),
+        .target(
+            name: "EtcdServer",
+            dependencies: [
+                "EtcdAPI", "RevisionLog", "GRPCWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "EtcdClient", dependencies: ["EtcdAPI", "GRPCWire"]),
+        .target(
+            name: "Kelson",
+            dependencies: [
+                "EtcdServer", "RevisionLog", "SQLiteBackend", "GRPCWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "kelson",
+            dependencies: [
+                "Kelson",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
+        .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting"]),
+        .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

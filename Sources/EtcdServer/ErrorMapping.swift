@@ -1,0 +1,35 @@
+import EtcdAPI
+import GRPCWire
+import RevisionLog
+
+/// The one table from core errors to etcd's wire errors (see `EtcdWireError` for the strings).
+extension StoreError {
+    var etcdWireError: EtcdWireError {
+        switch code {
+        case .emptyKey: return .emptyKey
+        case .keyNotFound: return .keyNotFound
+        case .valueProvided: return .valueProvided
+        case .leaseProvided: return .leaseProvided
+        case .tooManyOperations: return .tooManyOperations
+        case .duplicateKey: return .duplicateKey
+        case .invalidSortOption: return .invalidSortOption
+        case .compacted: return .compacted
+        case .futureRevision: return .futureRevision
+        case .leaseNotFound: return .leaseNotFound
+        case .requestTooLarge: return .requestTooLarge
+        case .tooManyRequests: return .tooManyRequests
+        case .stopped: return .stopped
+        case .corrupt: return .corrupt
+        // etcd has no storage-failure error (it panics); Unavailable tells clients to retry elsewhere.
+        case .backendFailure: return EtcdWireError(grpcCode: 14, message: "kelson: storage failure: \(detail)")
+        }
+    }
+}
+
+extension EtcdWireError {
+    var grpcStatus: GRPCStatus { GRPCStatus(code: GRPCStatus.Code(rawValue: grpcCode), message: message) }
+}
+
+extension GRPCStatus {
+    init(_ error: StoreError) { self = error.etcdWireError.grpcStatus }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+
+/// A write waiting for the committer, with the closure that acknowledges it.
+struct PendingWrite: Sendable {
+    enum Operation: Sendable {
+        case put(PutRequest)
+        case delete(DeleteRequest)
+        case txn(TxnRequest)
+        case compact(revision: Int64, physical: Bool)
+    }
+    enum Outcome: Sendable {
+        case put(PutResult)
+        case delete(DeleteResult)
+        case txn(TxnResult)
+        case compact(CompactResult)
+    }
+    let operation: Operation
+    let completion: @Sendable (Result<Outcome, StoreError>) -> Void
+}
+
+/// The single place revisions are assigned. One dedicated thread drains a bounded queue in groups:
+/// every write of a group is applied in one backend transaction (one fsync), each with its own
+/// revision, and acknowledged only after that transaction is durable. Between groups it removes
+/// compacted history in bounded batches, so a big compaction never blocks writers for long.
+///
+/// A request that fails its checks fails alone (checks run before its first change). A backend
+/// failure fails the whole group and leaves the store as it was before the group.
+final class Committer: @unchecked Sendable {
+    private let backend: any LogBackend
+    private let configuration: StoreConfiguration
+    private let logger: Logger
+    private let onCommit: @Sendable ([CommittedRevision], Int64) -> Void
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [PendingWrite] = []
+    private var stopping = false
+    private var finished = false
+
+    // Owned by the committer thread.
+    private var revision: Int64
+    private var compactRevision: Int64
+    private var compactedThrough: Int64
+    private var compactionCursor: Int64 = 0
+    private var physicalCompactionWaiters: [(revision: Int64, write: PendingWrite, result: CompactResult)] = []
+
+    init(
+        backend: any LogBackend, configuration: StoreConfiguration, logger: Logger,
+        onCommit: @escaping @Sendable ([CommittedRevision], Int64) -> Void
+    ) throws {
+        self.backend = backend
+        self.configuration = configuration
+        self.logger = logger
+        self.onCommit = onCommit
+        (revision, compactRevision, compactedThrough) = try backend.read { reader in
+            (reader.revision, reader.compactRevision, reader.compactedThrough)
+        }
+    }
+
+    var initialRevision: Int64 { revision }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "kelson-committer"
+        thread.start()
+    }
+
+    /// Queues a write; fails it at once when the queue is full or the committer is stopping.
+    func submit(_ write: PendingWrite) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            write.completion(.failure(.stopped))
+            return
+        }
+        if queue.count >= configuration.maximumPendingWrites {
+            condition.unlock()
+            write.completion(.failure(StoreError(.tooManyRequests, "write queue holds \(configuration.maximumPendingWrites) requests")))
+            return
+        }
+        queue.append(write)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops accepting writes, commits what is queued, and waits for the thread to finish.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping && !hasCompactionWork { condition.wait() }
+            let group = Array(queue.prefix(configuration.maximumGroupSize))
+            queue.removeFirst(group.count)
+            let done = stopping && queue.isEmpty
+            condition.unlock()
+
+            if !group.isEmpty { commit(group) }
+            if hasCompactionWork && !done { compactOneBatch() }
+            if done { break }
+        }
+        for waiter in physicalCompactionWaiters { waiter.write.completion(.failure(.stopped)) }
+        physicalCompactionWaiters = []
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private var hasCompactionWork: Bool { compactedThrough < compactRevision }
+
+    private func commit(_ group: [PendingWrite]) {
+        var outcomes: [Result<PendingWrite.Outcome, StoreError>] = []
+        var committed: [CommittedRevision] = []
+        var newRevision = revision
+        var newCompactRevision = compactRevision
+        outcomes.reserveCapacity(group.count)
+        do {
+            try backend.write { writer in
+                for write in group {
+                    var revisionWriter = RevisionWriter(
+                        reader: writer, writer: writer, beginRevision: newRevision,
+                        compactRevision: newCompactRevision, leaseExists: { _ in false })
+                    do {
+                        let outcome = try apply(write.operation, &revisionWriter, compactRevision: &newCompactRevision)
+                        if !revisionWriter.changes.isEmpty {
+                            newRevision += 1
+                            committed.append(CommittedRevision(revision: newRevision, changes: revisionWriter.changes))
+                        }
+                        outcomes.append(.success(outcome))
+                    } catch let error as StoreError where revisionWriter.changes.isEmpty && error.code != .backendFailure {
+                        outcomes.append(.failure(error))
+                    }
+                }
+                if newRevision != revision { try writer.setRevision(newRevision) }
+                if newCompactRevision != compactRevision { try writer.setCompactRevision(newCompactRevision) }
+            }
+        } catch {
+            let failure = (error as? StoreError) ?? StoreError(.backendFailure, "\(error)")
+            logger.error("commit of \(group.count) writes failed", metadata: ["error": "\(failure)"])
+            for write in group { write.completion(.failure(failure)) }
+            return
+        }
+        revision = newRevision
+        if newCompactRevision != compactRevision {
+            compactRevision = newCompactRevision
+            compactionCursor = 0
+        }
+        if !committed.isEmpty { onCommit(committed, revision) }
+        for (write, outcome) in zip(group, outcomes) {
+            if case .success(.compact(let result)) = outcome,
+               case .compact(let target, physical: true) = write.operation, compactedThrough < target {
+                physicalCompactionWaiters.append((target, write, result))
+                continue
+            }
+            write.completion(outcome)
+        }
+    }
+
+    private func apply(
+        _ operation: PendingWrite.Operation, _ writer: inout RevisionWriter, compactRevision: inout Int64
+    ) throws -> PendingWrite.Outcome {
+        switch operation {
+        case .put(let request): return .put(try writer.put(request))
+        case .delete(let request): return .delete(try writer.delete(request))
+        case .txn(let request): return .txn(try writer.txn(request))
+        case .compact(let target, _):
+            // etcd `store.compact`: compacting at or below the last point, or past the head, fails.
+            if target <= compactRevision { throw StoreError.compacted }
+            if target > writer.beginRevision { throw StoreError.futureRevision }
+            compactRevision = target
+            return .compact(CompactResult(revision: writer.beginRevision))
+        }
+    }
+
+    private func compactOneBatch() {
+        let target = compactRevision
+        do {
+            if let next = try backend.compactBatch(
+                revision: target, cursor: compactionCursor, limit: configuration.compactionBatchSize)
+            {
+                compactionCursor = next
+                return
+            }
+            try backend.write { try $0.setCompactedThrough(target) }
+            compactedThrough = target
+            compactionCursor = 0
+            logger.debug("compaction finished", metadata: ["revision": "\(target)"])
+        } catch {
+            logger.error("compaction batch failed; retrying later", metadata: ["error": "\(error)"])
+            Thread.sleep(forTimeInterval: 0.1)
+            return
+        }
+        var remaining: [(revision: Int64, write: PendingWrite, result: CompactResult)] = []
+        for waiter in physicalCompactionWaiters {
+            if waiter.revision <= compactedThrough {
+                waiter.write.completion(.success(.compact(waiter.result)))
+            } else {
+                remaining.append(waiter)
+            }
+        }
+        physicalCompactionWaiters = remaining
+    }
+}

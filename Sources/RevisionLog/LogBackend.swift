@@ -1,0 +1,51 @@
+/// The storage interface under the core. Backends store and fetch; every MVCC rule (revisions,
+/// versions, compare semantics, what a compaction keeps) is decided by the core above this line.
+///
+/// Contract every backend meets (checked by `RevisionLogTesting`'s conformance suite):
+/// - A backend holds an append-only log of `Change`s plus an index of the live state, so head reads
+///   and counts cost O(live keys in range), not O(history).
+/// - `write` runs its body in one transaction that is durable (fsynced) when `write` returns, or
+///   rolled back entirely when it throws. Only the core's committer calls `write`, one at a time.
+/// - `read` runs its body against one consistent snapshot; readers never see a partial write.
+public protocol LogBackend: Sendable {
+    /// Runs `body` against a consistent snapshot.
+    func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result
+    /// Runs `body` in one durable transaction (see the contract above).
+    func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result
+    /// Removes, in one bounded transaction, log rows made obsolete by compacting at `revision`:
+    /// rows at or below `revision` that are tombstones or are superseded by a later row of the same
+    /// key at or below `revision`. It examines at most `limit` rows after `cursor` (an opaque
+    /// position; start with 0) and returns where to continue, or nil when done.
+    func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64?
+    /// Releases files and connections. Calls after `close` fail with `.stopped`.
+    func close()
+}
+
+/// A consistent view of the store.
+public protocol BackendReader {
+    /// The store's revision: the last revision that changed a key (1 for a new store).
+    var revision: Int64 { get }
+    /// The revision the store was last compacted at, or -1 if never (etcd starts at -1 too).
+    var compactRevision: Int64 { get }
+    /// Revision up to which compaction has physically removed history (resumed after a restart).
+    var compactedThrough: Int64 { get }
+    /// The latest state of `key` at or below `revision` (0 = head); nil if absent or deleted.
+    func get(_ key: [UInt8], at revision: Int64) throws -> KeyValue?
+    /// Live keys of `range` at `revision` (0 = head) in ascending key order, at most `limit` (0 = all).
+    func range(_ range: KeyRange, at revision: Int64, limit: Int) throws -> [KeyValue]
+    /// Number of live keys of `range` at `revision` (0 = head).
+    func count(_ range: KeyRange, at revision: Int64) throws -> Int64
+    /// Committed changes with `from <= revision <= through`, in log order, at most `limit` changes
+    /// but never splitting a revision (watch replay reads this).
+    func changes(from: Int64, through: Int64, limit: Int) throws -> [Change]
+}
+
+/// The view inside a write transaction: reads see the transaction's own earlier writes.
+public protocol BackendWriter: BackendReader {
+    /// Appends a change to the log and applies it to the live index.
+    func append(_ change: Change) throws
+    /// Records the store's new revision (the core calls this once per revision that changed keys).
+    func setRevision(_ revision: Int64) throws
+    func setCompactRevision(_ revision: Int64) throws
+    func setCompactedThrough(_ revision: Int64) throws
+}

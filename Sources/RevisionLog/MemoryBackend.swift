@@ -1,0 +1,118 @@
+import Synchronization
+
+/// A `LogBackend` in memory: for tests, examples and embedding without persistence.
+///
+/// State is a value; a write mutates a copy and publishes it on success, so readers always see a
+/// committed snapshot and a failed write leaves nothing behind (the same contract as SQLite's).
+public final class MemoryBackend: LogBackend {
+    struct State {
+        var revision: Int64 = 1
+        var compactRevision: Int64 = -1
+        var compactedThrough: Int64 = -1
+        /// The log in commit order; `nil` marks a row removed by compaction.
+        var log: [Change?] = []
+        /// Live state by key.
+        var live: [[UInt8]: KeyValue] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
+        let snapshot = state.withLock { $0 }
+        if snapshot.closed { throw StoreError.stopped }
+        return try body(MemoryView(state: snapshot))
+    }
+
+    public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        let view = MemoryView(state: state.withLock { $0 })
+        if view.state.closed { throw StoreError.stopped }
+        let result = try body(view)
+        state.withLock { $0 = view.state }
+        return result
+    }
+
+    public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
+        try state.withLock { state -> Int64? in
+            if state.closed { throw StoreError.stopped }
+            // Latest log position of each key at or below `revision`.
+            var latest: [[UInt8]: Int] = [:]
+            for (position, change) in state.log.enumerated() {
+                guard let change, change.revision <= revision else { continue }
+                latest[change.keyValue.key] = position
+            }
+            var position = Int(cursor)
+            var examined = 0
+            while position < state.log.count && examined < limit {
+                if let change = state.log[position], change.revision <= revision,
+                   change.kind == .delete || latest[change.keyValue.key] != position
+                {
+                    state.log[position] = nil
+                }
+                position += 1
+                examined += 1
+            }
+            return position < state.log.count ? Int64(position) : nil
+        }
+    }
+
+    public func close() { state.withLock { $0.closed = true } }
+}
+
+/// Reads and writes over one copy of the state.
+final class MemoryView: BackendWriter {
+    var state: MemoryBackend.State
+
+    init(state: MemoryBackend.State) { self.state = state }
+
+    var revision: Int64 { state.revision }
+    var compactRevision: Int64 { state.compactRevision }
+    var compactedThrough: Int64 { state.compactedThrough }
+
+    func get(_ key: [UInt8], at revision: Int64) throws -> KeyValue? {
+        if revision == 0 { return state.live[key] }
+        return try range(.single(key), at: revision, limit: 1).first
+    }
+
+    func range(_ range: KeyRange, at revision: Int64, limit: Int) throws -> [KeyValue] {
+        var matches: [KeyValue]
+        if revision == 0 {
+            matches = state.live.values.filter { range.contains($0.key) }
+        } else {
+            var latest: [[UInt8]: Change] = [:]
+            for case let change? in state.log where change.revision <= revision && range.contains(change.keyValue.key) {
+                latest[change.keyValue.key] = change
+            }
+            matches = latest.values.filter { $0.kind == .put }.map(\.keyValue)
+        }
+        matches.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        return limit > 0 ? Array(matches.prefix(limit)) : matches
+    }
+
+    func count(_ range: KeyRange, at revision: Int64) throws -> Int64 {
+        Int64(try self.range(range, at: revision, limit: 0).count)
+    }
+
+    func changes(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        var result: [Change] = []
+        for case let change? in state.log where change.revision >= from && change.revision <= through {
+            if result.count >= limit, let last = result.last, last.revision != change.revision { break }
+            result.append(change)
+        }
+        return result
+    }
+
+    func append(_ change: Change) throws {
+        state.log.append(change)
+        switch change.kind {
+        case .put: state.live[change.keyValue.key] = change.keyValue
+        case .delete: state.live[change.keyValue.key] = nil
+        }
+    }
+
+    func setRevision(_ revision: Int64) throws { state.revision = revision }
+    func setCompactRevision(_ revision: Int64) throws { state.compactRevision = revision }
+    func setCompactedThrough(_ revision: Int64) throws { state.compactedThrough = revision }
+}

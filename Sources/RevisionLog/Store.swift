@@ -1,0 +1,180 @@
+import Logging
+import Synchronization
+
+/// Limits and tuning of a `Store`. Every queue and batch has a bound.
+public struct StoreConfiguration: Sendable {
+    /// etcd's `--max-txn-ops`.
+    public var maximumTxnOperations = 128
+    /// Writes waiting for the committer; more fail with `.tooManyRequests`.
+    public var maximumPendingWrites = 10_000
+    /// Writes committed together in one transaction (one fsync).
+    public var maximumGroupSize = 1_000
+    /// Log rows examined per compaction transaction.
+    public var compactionBatchSize = 1_000
+
+    public init() {}
+}
+
+/// The core: etcd's KV semantics over any `LogBackend`.
+///
+/// Reads run on the caller's thread against a consistent backend snapshot; because a write is
+/// acknowledged only after its transaction is durable and visible, every read sees every write
+/// acknowledged before it started (linearizable on one node). Writes go through the committer.
+public final class Store: Sendable {
+    public let configuration: StoreConfiguration
+    private let backend: any LogBackend
+    private let committer: Committer
+    private let currentRevision: Atomic<Int64>
+    private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
+
+    /// Opens the store on `backend` and starts its committer thread.
+    public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger) throws {
+        self.backend = backend
+        self.configuration = configuration
+        let owner = WeakStore()
+        committer = try Committer(backend: backend, configuration: configuration, logger: logger) { revisions, head in
+            owner.store?.currentRevision.store(head, ordering: .releasing)
+            owner.store?.notify(revisions)
+        }
+        currentRevision = Atomic(committer.initialRevision)
+        owner.store = self  // set before the committer thread starts, which orders it before any read
+        committer.start()
+    }
+
+    /// The latest committed revision.
+    public var revision: Int64 { currentRevision.load(ordering: .acquiring) }
+
+    /// Registers a function called on the committer thread with every committed group of revisions,
+    /// in order, before their writers are acknowledged. It must be quick and must not block.
+    public func observeCommits(_ observer: @escaping @Sendable ([CommittedRevision]) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    private func notify(_ revisions: [CommittedRevision]) {
+        for observer in observers.withLock({ $0 }) { observer(revisions) }
+    }
+
+    // MARK: Reads
+
+    public func range(_ request: RangeRequest) throws(StoreError) -> RangeResult {
+        try RequestValidation.check(request)
+        return try read { reader in
+            try RangeExecution.run(
+                request, reader: reader, currentRevision: reader.revision, compactRevision: reader.compactRevision)
+        }
+    }
+
+    /// Current and compacted revisions from one snapshot.
+    public func revisions() throws(StoreError) -> (revision: Int64, compactRevision: Int64) {
+        try read { ($0.revision, $0.compactRevision) }
+    }
+
+    /// Committed changes in `[from, through]`, whole revisions only, at most about `limit` changes.
+    public func changes(from: Int64, through: Int64, limit: Int) throws(StoreError) -> [Change] {
+        try read { try $0.changes(from: from, through: through, limit: limit) }
+    }
+
+    private func read<Result>(_ body: (any BackendReader) throws -> Result) throws(StoreError) -> Result {
+        do {
+            return try backend.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.backendFailure, "\(error)")
+        }
+    }
+
+    // MARK: Writes (callback form: no task per call; the callback runs on the committer thread)
+
+    public func put(_ request: PutRequest, completion: @escaping @Sendable (Result<PutResult, StoreError>) -> Void) {
+        do throws(StoreError) { try RequestValidation.check(request) } catch { return completion(.failure(error)) }
+        committer.submit(PendingWrite(operation: .put(request)) { completion($0.map { $0.put! }) })
+    }
+
+    public func delete(_ request: DeleteRequest, completion: @escaping @Sendable (Result<DeleteResult, StoreError>) -> Void) {
+        do throws(StoreError) { try RequestValidation.check(request) } catch { return completion(.failure(error)) }
+        committer.submit(PendingWrite(operation: .delete(request)) { completion($0.map { $0.delete! }) })
+    }
+
+    /// A txn with only Range ops is answered from a snapshot; any other goes through the committer.
+    public func txn(_ request: TxnRequest, completion: @escaping @Sendable (Result<TxnResult, StoreError>) -> Void) {
+        do throws(StoreError) {
+            try RequestValidation.check(request, maximumOperations: configuration.maximumTxnOperations)
+        } catch {
+            return completion(.failure(error))
+        }
+        if request.isReadOnly {
+            completion(Result { () throws(StoreError) in try readOnlyTxn(request) })
+            return
+        }
+        committer.submit(PendingWrite(operation: .txn(request)) { completion($0.map { $0.txn! }) })
+    }
+
+    /// Compacts history below `revision`. With `physical`, returns only after the removed history is
+    /// gone from the backend; otherwise once the compaction point is durable.
+    public func compact(
+        revision: Int64, physical: Bool, completion: @escaping @Sendable (Result<CompactResult, StoreError>) -> Void
+    ) {
+        committer.submit(PendingWrite(operation: .compact(revision: revision, physical: physical)) {
+            completion($0.map { $0.compact! })
+        })
+    }
+
+    private func readOnlyTxn(_ request: TxnRequest) throws(StoreError) -> TxnResult {
+        try read { reader in
+            var writer = RevisionWriter(
+                reader: reader, writer: nil, beginRevision: reader.revision,
+                compactRevision: reader.compactRevision, leaseExists: { _ in false })
+            return try writer.txn(request)
+        }
+    }
+
+    // MARK: Writes (async form)
+
+    public func put(_ request: PutRequest) async throws(StoreError) -> PutResult {
+        try await withCheckedContinuation { continuation in put(request) { continuation.resume(returning: $0) } }.get()
+    }
+
+    public func delete(_ request: DeleteRequest) async throws(StoreError) -> DeleteResult {
+        try await withCheckedContinuation { continuation in delete(request) { continuation.resume(returning: $0) } }.get()
+    }
+
+    public func txn(_ request: TxnRequest) async throws(StoreError) -> TxnResult {
+        try await withCheckedContinuation { continuation in txn(request) { continuation.resume(returning: $0) } }.get()
+    }
+
+    public func compact(revision: Int64, physical: Bool = false) async throws(StoreError) -> CompactResult {
+        try await withCheckedContinuation { continuation in
+            compact(revision: revision, physical: physical) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    /// Stops accepting writes, commits the queued ones, and closes the backend.
+    public func close() {
+        committer.stop()
+        backend.close()
+    }
+}
+
+/// Lets the committer's callback reach the store that owns it without a retain cycle.
+private final class WeakStore: @unchecked Sendable { weak var store: Store? }
+
+extension PendingWrite.Outcome {
+    var put: PutResult? { if case .put(let result) = self { return result } else { return nil } }
+    var delete: DeleteResult? { if case .delete(let result) = self { return result } else { return nil } }
+    var txn: TxnResult? { if case .txn(let result) = self { return result } else { return nil } }
+    var compact: CompactResult? { if case .compact(let result) = self { return result } else { return nil } }
+}
+
+extension TxnRequest {
+    /// True when no branch, at any depth, writes (etcd `isTxnReadonly`).
+    public var isReadOnly: Bool {
+        (success + failure).allSatisfy { operation in
+            switch operation {
+            case .range, .empty: return true
+            case .txn(let nested): return nested.isReadOnly
+            case .put, .delete: return false
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import CSQLite
+import Foundation
+import RevisionLog
+import Synchronization
+
+/// Settings of the SQLite backend.
+public struct SQLiteConfiguration: Sendable {
+    /// The database file (the data directory holds `kelson.db`; see `docs/storage.md`).
+    public var path: String
+    /// Reader connections kept open; more concurrent readers wait for one to come back.
+    public var maximumReaders = 8
+    /// `synchronous=FULL` fsyncs the WAL on every commit, so an acknowledged write survives power
+    /// loss. Turning it off is for tests and benchmarks of the rest of the system only.
+    public var durable = true
+
+    public init(path: String) { self.path = path }
+}
+
+/// A `LogBackend` on one SQLite file: one writer connection (used only by the committer thread)
+/// and a bounded pool of reader connections. WAL mode lets readers run beside the writer, each on
+/// its own consistent snapshot.
+public final class SQLiteBackend: LogBackend {
+    public let configuration: SQLiteConfiguration
+    private let writer: Mutex<SQLiteConnection?>
+    private let readers: ReaderPool
+
+    public init(configuration: SQLiteConfiguration) throws {
+        self.configuration = configuration
+        let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
+        let mode = try Self.journalMode(connection)
+        guard mode == "wal" else {
+            throw StoreError(.backendFailure, "\(configuration.path): SQLite refused WAL mode (got \(mode))")
+        }
+        try connection.execute("PRAGMA synchronous = \(configuration.durable ? "FULL" : "OFF")")
+        try Schema.migrate(connection)
+        writer = Mutex(connection)
+        readers = ReaderPool(path: configuration.path, maximum: configuration.maximumReaders)
+    }
+
+    private static func journalMode(_ connection: SQLiteConnection) throws(StoreError) -> String {
+        let statement = try connection.statement("PRAGMA journal_mode = WAL")
+        defer { statement.reset() }
+        guard try statement.step() else { return "" }
+        return String(decoding: statement.bytes(0), as: UTF8.self)
+    }
+
+    public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        try connection.execute("BEGIN")
+        defer { try? connection.finishTransaction(commit: true) }
+        return try body(SQLiteView(connection: connection))
+    }
+
+    public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        try withWriter { connection in
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                let result = try body(SQLiteView(connection: connection))
+                try connection.finishTransaction(commit: true)
+                return result
+            } catch {
+                try? connection.finishTransaction(commit: false)
+                throw error
+            }
+        }
+    }
+
+    public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
+        try withWriter { connection in
+            guard let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
+                  cursor < lastID
+            else { return nil }
+            let upper = min(cursor + Int64(limit), lastID)
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                // A row is history once it is a tombstone or a later row of its key exists at or
+                // below the compaction revision; the latest put of each key stays readable.
+                let delete = try connection.statement("""
+                    DELETE FROM kv_log WHERE id IN (
+                      SELECT a.id FROM kv_log a WHERE a.id > ?1 AND a.id <= ?2 AND a.revision <= ?3
+                      AND (a.deleted = 1 OR EXISTS (
+                        SELECT 1 FROM kv_log b WHERE b.key = a.key AND b.revision <= ?3 AND b.id > a.id)))
+                    """)
+                delete.bind(1, cursor)
+                delete.bind(2, upper)
+                delete.bind(3, revision)
+                try delete.run()
+                try connection.finishTransaction(commit: true)
+            } catch {
+                try? connection.finishTransaction(commit: false)
+                throw error
+            }
+            return upper < lastID ? upper : nil
+        }
+    }
+
+    private func withWriter<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+        try writer.withLock { connection in
+            guard let connection else { throw StoreError.stopped }
+            return try body(connection)
+        }
+    }
+
+    public func close() {
+        writer.withLock { connection in
+            connection?.close()
+            connection = nil
+        }
+        readers.close()
+    }
+}
+
+/// A bounded pool of read-only connections, opened on demand.
+final class ReaderPool: Sendable {
+    private struct State {
+        var idle: [SQLiteConnection] = []
+        var open = 0
+        var closed = false
+    }
+    private let path: String
+    private let maximum: Int
+    private let state = Mutex(State())
+    private let available = DispatchSemaphore(value: 0)
+
+    init(path: String, maximum: Int) {
+        self.path = path
+        self.maximum = maximum
+    }
+
+    func take() throws(StoreError) -> SQLiteConnection {
+        while true {
+            enum Next { case use(SQLiteConnection), open, wait, closed }
+            let next: Next = state.withLock { state in
+                if state.closed { return .closed }
+                if let connection = state.idle.popLast() { return .use(connection) }
+                if state.open < maximum {
+                    state.open += 1
+                    return .open
+                }
+                return .wait
+            }
+            switch next {
+            case .use(let connection): return connection
+            case .closed: throw StoreError.stopped
+            case .wait: available.wait()
+            case .open:
+                do {
+                    return try SQLiteConnection(path: path, readOnly: true)
+                } catch {
+                    state.withLock { $0.open -= 1 }
+                    throw error
+                }
+            }
+        }
+    }
+
+    func give(back connection: SQLiteConnection) {
+        let keep = state.withLock { state -> Bool in
+            if state.closed { return false }
+            state.idle.append(connection)
+            return true
+        }
+        if keep { available.signal() } else { connection.close() }
+    }
+
+    func close() {
+        let idle = state.withLock { state -> [SQLiteConnection] in
+            state.closed = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        idle.forEach { $0.close() }
+        for _ in 0..<maximum { available.signal() }
+    }
+}

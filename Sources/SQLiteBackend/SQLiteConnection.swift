@@ -1,0 +1,141 @@
+import CSQLite
+import RevisionLog
+
+/// SQLite's "transient" destructor: SQLite copies bound bytes before the bind call returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// One SQLite connection with a cache of prepared statements. Not thread-safe: the backend hands
+/// each connection to one thread at a time (the committer owns the writer; readers come from a pool).
+final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, handed over under a lock
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+    let path: String
+
+    init(path: String, readOnly: Bool) throws(StoreError) {
+        self.path = path
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+            | SQLITE_OPEN_NOMUTEX
+        var opened: OpaquePointer?
+        let status = sqlite3_open_v2(path, &opened, flags, nil)
+        handle = opened
+        guard status == SQLITE_OK else {
+            let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(opened)
+            handle = nil
+            throw StoreError(.backendFailure, "cannot open SQLite database \(path): \(message)")
+        }
+        sqlite3_extended_result_codes(handle, 1)
+        try execute("PRAGMA busy_timeout = 10000")
+    }
+
+    deinit { close() }
+
+    func close() {
+        statements.values.forEach { $0.finalize() }
+        statements = [:]
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs SQL that returns no rows (several statements allowed).
+    func execute(_ sql: String) throws(StoreError) {
+        guard let handle else { throw StoreError.stopped }
+        var message: UnsafeMutablePointer<CChar>?
+        if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw StoreError(.backendFailure, "SQLite: \(text) (in: \(sql.prefix(80)))")
+        }
+    }
+
+    /// Ends the open transaction. Statements left mid-result are reset first: SQLite refuses to
+    /// commit while a read statement is still active.
+    func finishTransaction(commit: Bool) throws(StoreError) {
+        statements.values.forEach { $0.reset() }
+        try execute(commit ? "COMMIT" : "ROLLBACK")
+    }
+
+    /// A cached prepared statement, reset and with bindings cleared.
+    func statement(_ sql: String) throws(StoreError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        guard let handle else { throw StoreError.stopped }
+        var prepared: OpaquePointer?
+        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
+              let prepared
+        else {
+            throw StoreError(.backendFailure, "SQLite prepare failed: \(String(cString: sqlite3_errmsg(handle))) (\(sql))")
+        }
+        let statement = Statement(prepared, connection: handle)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// The first column of the first row of `sql`, as an integer (nil when there is no row or it is NULL).
+    func integer(_ sql: String, _ arguments: Int64...) throws(StoreError) -> Int64? {
+        let statement = try statement(sql)
+        for (index, argument) in arguments.enumerated() { statement.bind(index + 1, argument) }
+        defer { statement.reset() }
+        guard try statement.step(), !statement.isNull(0) else { return nil }
+        return statement.int64(0)
+    }
+}
+
+/// A prepared statement. Columns and bindings are 0- and 1-based like SQLite's C API.
+final class Statement {
+    private let pointer: OpaquePointer
+    private let connection: OpaquePointer
+
+    init(_ pointer: OpaquePointer, connection: OpaquePointer) {
+        self.pointer = pointer
+        self.connection = connection
+    }
+
+    func finalize() { sqlite3_finalize(pointer) }
+
+    func reset() {
+        sqlite3_reset(pointer)
+        sqlite3_clear_bindings(pointer)
+    }
+
+    func bind(_ index: Int, _ value: Int64) { sqlite3_bind_int64(pointer, Int32(index), value) }
+
+    func bind(_ index: Int, _ bytes: [UInt8]) {
+        // An empty value binds a zero-length blob, not NULL (the NOT NULL columns rely on it).
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(pointer, Int32(index), 0)
+            return
+        }
+        bytes.withUnsafeBytes { buffer in
+            _ = sqlite3_bind_blob(pointer, Int32(index), buffer.baseAddress, Int32(buffer.count), transient)
+        }
+    }
+
+    /// Advances to the next row; false when done.
+    func step() throws(StoreError) -> Bool {
+        switch sqlite3_step(pointer) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let status:
+            let message = String(cString: sqlite3_errmsg(connection))
+            sqlite3_reset(pointer)
+            throw StoreError(.backendFailure, "SQLite step failed (\(status)): \(message)")
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func run() throws(StoreError) {
+        while try step() {}
+    }
+
+    func isNull(_ column: Int) -> Bool { sqlite3_column_type(pointer, Int32(column)) == SQLITE_NULL }
+    func int64(_ column: Int) -> Int64 { sqlite3_column_int64(pointer, Int32(column)) }
+
+    func bytes(_ column: Int) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(pointer, Int32(column)))
+        guard count > 0, let base = sqlite3_column_blob(pointer, Int32(column)) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+}

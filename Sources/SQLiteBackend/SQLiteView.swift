@@ -1,0 +1,172 @@
+import RevisionLog
+
+/// Reads (and, on the writer connection, writes) inside one SQLite transaction.
+/// SQL for each range shape is fixed text, so every statement is prepared once per connection.
+final class SQLiteView: BackendWriter {
+    let connection: SQLiteConnection
+    let revision: Int64
+    let compactRevision: Int64
+    let compactedThrough: Int64
+
+    /// Loads the state row; call inside an open transaction so it belongs to the same snapshot.
+    init(connection: SQLiteConnection) throws(StoreError) {
+        self.connection = connection
+        let statement = try connection.statement(
+            "SELECT revision, compact_revision, compacted_through FROM kelson_state WHERE id = 1")
+        guard try statement.step() else { throw StoreError(.corrupt, "kelson_state has no row") }
+        revision = statement.int64(0)
+        compactRevision = statement.int64(1)
+        compactedThrough = statement.int64(2)
+    }
+
+    private static let liveColumns = "key, create_revision, mod_revision, version, value, lease"
+    private static let logColumns = "l.key, l.create_revision, l.revision, l.version, l.value, l.lease"
+
+    func get(_ key: [UInt8], at revision: Int64) throws -> KeyValue? {
+        if revision == 0 {
+            let statement = try connection.statement("SELECT \(Self.liveColumns) FROM kv_live WHERE key = ?1")
+            statement.bind(1, key)
+            return try statement.step() ? Self.keyValue(statement) : nil
+        }
+        let statement = try connection.statement("""
+            SELECT \(Self.logColumns), l.deleted FROM kv_log l WHERE l.key = ?1 AND l.revision <= ?2
+            ORDER BY l.revision DESC, l.id DESC LIMIT 1
+            """)
+        statement.bind(1, key)
+        statement.bind(2, revision)
+        guard try statement.step(), statement.int64(6) == 0 else { return nil }
+        return Self.keyValue(statement)
+    }
+
+    func range(_ range: KeyRange, at revision: Int64, limit: Int) throws -> [KeyValue] {
+        if case .single(let key) = range { return try get(key, at: revision).map { [$0] } ?? [] }
+        let bounded = range.end != nil
+        let keyCondition = bounded ? "key >= ?1 AND key < ?2" : "key >= ?1"
+        let statement: Statement
+        if revision == 0 {
+            statement = try connection.statement(
+                "SELECT \(Self.liveColumns) FROM kv_live WHERE \(keyCondition) ORDER BY key LIMIT ?4")
+        } else {
+            statement = try connection.statement("""
+                SELECT \(Self.logColumns) FROM kv_log l
+                JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
+                  ON l.id = m.id
+                WHERE l.deleted = 0 ORDER BY l.key LIMIT ?4
+                """)
+            statement.bind(3, revision)
+        }
+        bind(range, to: statement)
+        statement.bind(4, limit > 0 ? Int64(limit) : -1)
+        var result: [KeyValue] = []
+        while try statement.step() { result.append(Self.keyValue(statement)) }
+        return result
+    }
+
+    func count(_ range: KeyRange, at revision: Int64) throws -> Int64 {
+        if case .single(let key) = range { return try get(key, at: revision) == nil ? 0 : 1 }
+        let keyCondition = range.end != nil ? "key >= ?1 AND key < ?2" : "key >= ?1"
+        let statement: Statement
+        if revision == 0 {
+            statement = try connection.statement("SELECT count(*) FROM kv_live WHERE \(keyCondition)")
+        } else {
+            statement = try connection.statement("""
+                SELECT count(*) FROM kv_log l
+                JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
+                  ON l.id = m.id
+                WHERE l.deleted = 0
+                """)
+            statement.bind(3, revision)
+        }
+        bind(range, to: statement)
+        _ = try statement.step()
+        return statement.int64(0)
+    }
+
+    func changes(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        let statement = try connection.statement("""
+            SELECT revision, sub_revision, key, deleted, create_revision, version, lease, value FROM kv_log
+            WHERE revision >= ?1 AND revision <= ?2 ORDER BY revision, sub_revision LIMIT ?3
+            """)
+        statement.bind(1, from)
+        statement.bind(2, through)
+        statement.bind(3, Int64(max(limit, 1)))
+        var result: [Change] = []
+        while try statement.step() { result.append(Self.change(statement)) }
+        // Never split a revision: finish the last one even past the limit.
+        if result.count >= limit, let last = result.last {
+            let rest = try connection.statement("""
+                SELECT revision, sub_revision, key, deleted, create_revision, version, lease, value FROM kv_log
+                WHERE revision = ?1 AND sub_revision > ?2 ORDER BY sub_revision
+                """)
+            rest.bind(1, last.revision)
+            rest.bind(2, last.subRevision)
+            while try rest.step() { result.append(Self.change(rest)) }
+        }
+        return result
+    }
+
+    func append(_ change: Change) throws {
+        let keyValue = change.keyValue
+        let log = try connection.statement("""
+            INSERT INTO kv_log (revision, sub_revision, key, deleted, create_revision, version, lease, value)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            """)
+        log.bind(1, change.revision)
+        log.bind(2, change.subRevision)
+        log.bind(3, keyValue.key)
+        log.bind(4, change.kind == .delete ? 1 : 0)
+        log.bind(5, keyValue.createRevision)
+        log.bind(6, keyValue.version)
+        log.bind(7, keyValue.lease)
+        log.bind(8, keyValue.value)
+        try log.run()
+        switch change.kind {
+        case .put:
+            let live = try connection.statement("""
+                INSERT OR REPLACE INTO kv_live (key, create_revision, mod_revision, version, lease, value)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """)
+            live.bind(1, keyValue.key)
+            live.bind(2, keyValue.createRevision)
+            live.bind(3, keyValue.modRevision)
+            live.bind(4, keyValue.version)
+            live.bind(5, keyValue.lease)
+            live.bind(6, keyValue.value)
+            try live.run()
+        case .delete:
+            let live = try connection.statement("DELETE FROM kv_live WHERE key = ?1")
+            live.bind(1, keyValue.key)
+            try live.run()
+        }
+    }
+
+    func setRevision(_ revision: Int64) throws { try setState("revision", revision) }
+    func setCompactRevision(_ revision: Int64) throws { try setState("compact_revision", revision) }
+    func setCompactedThrough(_ revision: Int64) throws { try setState("compacted_through", revision) }
+
+    private func setState(_ column: String, _ value: Int64) throws {
+        let statement = try connection.statement("UPDATE kelson_state SET \(column) = ?1 WHERE id = 1")
+        statement.bind(1, value)
+        try statement.run()
+    }
+
+    private func bind(_ range: KeyRange, to statement: Statement) {
+        statement.bind(1, range.start)
+        if let end = range.end { statement.bind(2, end) }
+    }
+
+    /// Columns: key, create_revision, mod_revision, version, value, lease.
+    private static func keyValue(_ statement: Statement) -> KeyValue {
+        KeyValue(key: statement.bytes(0), createRevision: statement.int64(1), modRevision: statement.int64(2),
+                 version: statement.int64(3), value: statement.bytes(4), lease: statement.int64(5))
+    }
+
+    /// Columns: revision, sub_revision, key, deleted, create_revision, version, lease, value.
+    private static func change(_ statement: Statement) -> Change {
+        let keyValue = KeyValue(key: statement.bytes(2), createRevision: statement.int64(4),
+                                modRevision: statement.int64(0), version: statement.int64(5),
+                                value: statement.bytes(7), lease: statement.int64(6))
+        return Change(kind: statement.int64(3) == 1 ? .delete : .put, keyValue: keyValue,
+                      subRevision: statement.int64(1))
+    }
+}

@@ -1,0 +1,13 @@
+import RevisionLog
+import RevisionLogTesting
+import Testing
+
+@Suite("RevisionLog conformance on MemoryBackend")
+struct MemoryBackendConformanceTests {
+    @Test(arguments: RevisionLogConformance.cases)
+    func conformance(_ testCase: ConformanceCase) async throws {
+        let store = try Store(backend: MemoryBackend(), logger: conformanceLogger())
+        defer { store.close() }
+        try await testCase.run(on: store)
+    }
+}
