@@ -68,7 +68,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
-        .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting"]),
+        .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite"]),
         .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),
         .testTarget(
             name: "IntegrationTests",

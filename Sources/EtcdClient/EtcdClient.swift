@@ -1,0 +1,68 @@
+import EtcdAPI
+import Foundation
+import GRPCWire
+import SwiftProtobuf
+
+/// A small async client for etcd's v3 API on Kelson's gRPC layer. It speaks plain etcd gRPC, so it
+/// works against Kelson and against etcd. Failures are thrown as `GRPCStatus` (code and etcd's message).
+public final class EtcdClient: Sendable {
+    private let connection: GRPCClient
+
+    private init(connection: GRPCClient) { self.connection = connection }
+
+    /// Connects to one endpoint.
+    public static func connect(host: String, port: Int) async throws -> EtcdClient {
+        EtcdClient(connection: try await GRPCClient.connect(GRPCClientConfiguration(host: host, port: port)))
+    }
+
+    public func range(_ request: Etcdserverpb_RangeRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_RangeResponse {
+        try await call("/etcdserverpb.KV/Range", request, timeout: timeout)
+    }
+
+    public func put(_ request: Etcdserverpb_PutRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_PutResponse {
+        try await call("/etcdserverpb.KV/Put", request, timeout: timeout)
+    }
+
+    public func deleteRange(
+        _ request: Etcdserverpb_DeleteRangeRequest, timeout: Duration? = nil
+    ) async throws -> Etcdserverpb_DeleteRangeResponse {
+        try await call("/etcdserverpb.KV/DeleteRange", request, timeout: timeout)
+    }
+
+    public func txn(_ request: Etcdserverpb_TxnRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_TxnResponse {
+        try await call("/etcdserverpb.KV/Txn", request, timeout: timeout)
+    }
+
+    public func compact(
+        _ request: Etcdserverpb_CompactionRequest, timeout: Duration? = nil
+    ) async throws -> Etcdserverpb_CompactionResponse {
+        try await call("/etcdserverpb.KV/Compact", request, timeout: timeout)
+    }
+
+    /// Convenience: put `value` at `key`.
+    @discardableResult
+    public func put(_ key: String, _ value: String) async throws -> Etcdserverpb_PutResponse {
+        var request = Etcdserverpb_PutRequest()
+        request.key = Data(key.utf8)
+        request.value = Data(value.utf8)
+        return try await put(request)
+    }
+
+    /// Convenience: the value at `key`, or nil.
+    public func get(_ key: String) async throws -> Mvccpb_KeyValue? {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(key.utf8)
+        return try await range(request).kvs.first
+    }
+
+    /// Any unary call by path, for services without a typed method here.
+    public func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ path: String, _ request: Request, timeout: Duration? = nil
+    ) async throws -> Response {
+        let bytes: [UInt8] = try request.serializedBytes()
+        let answer = try await connection.unary(path, request: bytes, timeout: timeout)
+        return try Response(serializedBytes: answer)
+    }
+
+    public func close() async { await connection.close() }
+}

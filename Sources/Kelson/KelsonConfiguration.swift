@@ -1,0 +1,59 @@
+import Logging
+
+/// Everything needed to run `kelson etcd`, with etcd's names and defaults where they exist.
+public struct KelsonConfiguration: Sendable {
+    /// etcd's `--name`; also names the default data directory.
+    public var name = "default"
+    /// etcd's `--data-dir`. Default: `<name>.kelson` in the working directory (etcd uses `<name>.etcd`).
+    public var dataDirectory: String?
+    /// etcd's `--listen-client-urls`: where the gRPC API listens. Loopback only by default.
+    public var listenClientURLs = ["http://127.0.0.1:2379"]
+    /// etcd's `--advertise-client-urls`: what Kelson tells clients to use.
+    public var advertiseClientURLs = ["http://127.0.0.1:2379"]
+    /// etcd's `--max-request-bytes`.
+    public var maximumRequestBytes = 1_572_864
+    /// etcd's `--max-txn-ops`.
+    public var maximumTxnOperations = 128
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// The data directory actually used.
+    public var resolvedDataDirectory: String { dataDirectory ?? "\(name).kelson" }
+    /// The SQLite database inside the data directory.
+    public var databasePath: String { resolvedDataDirectory + "/kelson.db" }
+}
+
+/// A listen URL split into what a socket needs.
+struct ListenAddress: Equatable {
+    var host: String
+    var port: Int
+
+    /// Accepts `http://host:port` (and `host:port`); `https` needs TLS, which is not served yet.
+    init(url: String) throws(KelsonError) {
+        var rest = Substring(url)
+        if rest.hasPrefix("http://") {
+            rest = rest.dropFirst("http://".count)
+        } else if rest.hasPrefix("https://") || rest.hasPrefix("unixs://") || rest.hasPrefix("unix://") {
+            throw KelsonError("listen URL \(url): only http:// URLs are supported so far")
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+              (0...65535).contains(port)
+        else {
+            throw KelsonError("listen URL \(url) has no valid port (expected http://host:port)")
+        }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { host = "127.0.0.1" }
+        if host.isEmpty { throw KelsonError("listen URL \(url) has no host") }
+        self.host = host
+        self.port = port
+    }
+}
+
+/// A configuration or startup problem, explained for the person running Kelson.
+public struct KelsonError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

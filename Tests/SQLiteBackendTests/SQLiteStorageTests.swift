@@ -1,0 +1,100 @@
+import CSQLite
+import Foundation
+import RevisionLog
+import RevisionLogTesting
+import SQLiteBackend
+import Testing
+
+/// Behaviour specific to the SQLite file: reopening, schema versions, durability settings.
+@Suite("SQLite storage")
+struct SQLiteStorageTests {
+    private func openStore(_ directory: TemporaryDirectory) throws -> Store {
+        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
+        return try Store(backend: backend, logger: conformanceLogger())
+    }
+
+    @Test("reopening the file keeps every key, revision and the compaction point")
+    func reopenKeepsState() async throws {
+        let directory = try TemporaryDirectory()
+        var store = try openStore(directory)
+        for index in 0..<50 {
+            _ = try await store.put(PutRequest(key: Array("k\(index % 10)".utf8), value: Array("v\(index)".utf8)))
+        }
+        _ = try await store.compact(revision: 30, physical: true)
+        let before = try store.range(RangeRequest(range: .fromKey([0])))
+        store.close()
+
+        store = try openStore(directory)
+        defer { store.close() }
+        let after = try store.range(RangeRequest(range: .fromKey([0])))
+        #expect(after == before)
+        #expect(try store.revisions().revision == 51)
+        #expect(try store.revisions().compactRevision == 30)
+        let next = try await store.put(PutRequest(key: Array("k0".utf8), value: []))
+        #expect(next.revision == 52)
+        var old = RangeRequest(range: .single(Array("k0".utf8)))
+        old.revision = 29
+        #expect(throws: StoreError.compacted) { try store.range(old) }
+    }
+
+    @Test("the file uses WAL mode with synchronous=FULL and a versioned schema")
+    func fileSettings() throws {
+        let directory = try TemporaryDirectory()
+        let store = try openStore(directory)
+        defer { store.close() }
+        var handle: OpaquePointer?
+        #expect(sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK)
+        defer { sqlite3_close_v2(handle) }
+        #expect(queryText(handle, "PRAGMA journal_mode") == "wal")
+        #expect(queryText(handle, "PRAGMA user_version") == "1")
+        #expect(queryText(handle, "SELECT revision || ',' || compact_revision FROM kelson_state") == "1,-1")
+    }
+
+    @Test("a database from a newer Kelson is refused, not modified")
+    func newerSchemaRefused() throws {
+        let directory = try TemporaryDirectory()
+        try openStore(directory).close()
+        var handle: OpaquePointer?
+        sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READWRITE, nil)
+        sqlite3_exec(handle, "PRAGMA user_version = 99", nil, nil, nil)
+        sqlite3_close_v2(handle)
+        do {
+            _ = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
+            Issue.record("opening a version-99 database should fail")
+        } catch let error as StoreError {
+            #expect(error.code == .corrupt)
+            #expect(error.detail.contains("schema version 99"))
+        }
+    }
+
+    @Test("head reads are served from the live index, not from history")
+    func headReadsIgnoreHistory() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try openStore(directory)
+        defer { store.close() }
+        for round in 0..<200 {
+            _ = try await store.txn(TxnRequest(success: (0..<5).map { key in
+                .put(PutRequest(key: Array("h\(key)".utf8), value: Array("\(round)".utf8)))
+            }))
+        }
+        var handle: OpaquePointer?
+        sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READONLY, nil)
+        defer { sqlite3_close_v2(handle) }
+        #expect(queryText(handle, "SELECT count(*) FROM kv_log") == "1000")
+        #expect(queryText(handle, "SELECT count(*) FROM kv_live") == "5")
+        // The query plan of a head range touches kv_live only.
+        let plan = queryText(handle, "EXPLAIN QUERY PLAN SELECT key FROM kv_live WHERE key >= x'68' AND key < x'69' ORDER BY key", column: 3)
+        #expect(plan?.contains("kv_live") == true)
+        let result = try store.range(RangeRequest(range: .interval(start: Array("h".utf8), end: Array("i".utf8))))
+        #expect(result.count == 5)
+        #expect(result.keyValues.allSatisfy { $0.version == 200 })
+    }
+
+    private func queryText(_ handle: OpaquePointer?, _ sql: String, column: Int32 = 0) -> String? {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { return nil }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: text)
+    }
+}
