@@ -14,9 +14,9 @@ public struct EtcdWireError: Sendable, Equatable, Error {
 }
 
 extension EtcdWireError {
-    // gRPC codes used below.
+    // gRPC status codes used below.
     private static let canceled = 1, invalidArgument = 3, deadlineExceeded = 4, notFound = 5
-    private static let permissionDenied = 7, resourceExhausted = 8, failedPrecondition = 9
+    private static let permissionDeniedCode = 7, resourceExhausted = 8, failedPrecondition = 9
     private static let outOfRange = 11, unavailable = 14, dataLoss = 15, unauthenticated = 16
 
     public static let emptyKey = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: key is not provided")
@@ -42,7 +42,7 @@ extension EtcdWireError {
     public static let memberNotFound = EtcdWireError(grpcCode: notFound, message: "etcdserver: member not found")
     public static let requestTooLarge = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: request is too large")
     public static let tooManyRequests = EtcdWireError(grpcCode: resourceExhausted, message: "etcdserver: too many requests")
-    public static let permissionDenied = EtcdWireError(grpcCode: permissionDenied, message: "etcdserver: permission denied")
+    public static let permissionDenied = EtcdWireError(grpcCode: permissionDeniedCode, message: "etcdserver: permission denied")
     public static let authNotEnabled = EtcdWireError(
         grpcCode: failedPrecondition, message: "etcdserver: authentication is not enabled")
     public static let invalidAuthToken = EtcdWireError(grpcCode: unauthenticated, message: "etcdserver: invalid auth token")

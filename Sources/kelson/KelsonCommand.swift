@@ -51,9 +51,10 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.maximumTxnOperations = maximumTxnOperations
         configuration.logLevel = try level(logLevel)
 
+        let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.logLevel
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "kelson")
