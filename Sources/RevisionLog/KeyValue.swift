@@ -32,11 +32,15 @@ public struct Change: Sendable, Equatable {
     public var keyValue: KeyValue
     /// Position of the change inside its revision (etcd's "sub-revision").
     public var subRevision: Int64
+    /// The key's state before this change, when the committer knew it (changes fresh from a commit).
+    /// Not stored: changes read back from the log have nil here.
+    public var previous: KeyValue?
 
-    public init(kind: Kind, keyValue: KeyValue, subRevision: Int64) {
+    public init(kind: Kind, keyValue: KeyValue, subRevision: Int64, previous: KeyValue? = nil) {
         self.kind = kind
         self.keyValue = keyValue
         self.subRevision = subRevision
+        self.previous = previous
     }
 
     public var revision: Int64 { keyValue.modRevision }

@@ -42,7 +42,7 @@ struct RevisionWriter {
         let existing = request.range.isEmpty ? [] : try reader.range(request.range, at: 0, limit: 0)
         for keyValue in existing {
             try record(.delete, KeyValue(key: keyValue.key, createRevision: 0, modRevision: writeRevision,
-                                         version: 0, value: [], lease: 0))
+                                         version: 0, value: [], lease: 0), previous: keyValue)
         }
         let revision = changes.isEmpty ? beginRevision : writeRevision
         return DeleteResult(revision: revision, deleted: Int64(existing.count),
@@ -113,12 +113,12 @@ struct RevisionWriter {
             version: (previous?.version ?? 0) + 1,
             value: value,
             lease: lease)
-        try record(.put, keyValue)
+        try record(.put, keyValue, previous: previous)
         return PutResult(revision: writeRevision, previousKeyValue: request.previousKeyValue ? previous : nil)
     }
 
-    private mutating func record(_ kind: Change.Kind, _ keyValue: KeyValue) throws {
-        let change = Change(kind: kind, keyValue: keyValue, subRevision: Int64(changes.count))
+    private mutating func record(_ kind: Change.Kind, _ keyValue: KeyValue, previous: KeyValue?) throws {
+        let change = Change(kind: kind, keyValue: keyValue, subRevision: Int64(changes.count), previous: previous)
         guard let writer else { preconditionFailure("a read-only txn reached a write") }
         try writer.append(change)
         changes.append(change)

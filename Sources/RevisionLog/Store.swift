@@ -74,6 +74,29 @@ public final class Store: Sendable {
         try read { try $0.changes(from: from, through: through, limit: limit) }
     }
 
+    /// What a catching-up watcher reads: committed changes from `from` on (whole revisions, about
+    /// `limit` changes), with the head and compaction point of the same snapshot. With
+    /// `previousValues`, each non-create change carries the key's state one revision earlier when
+    /// that is still above the compaction point (etcd omits it otherwise).
+    public func replay(from: Int64, limit: Int, previousValues: Bool) throws(StoreError) -> Replay {
+        try read { reader in
+            let compactRevision = reader.compactRevision
+            guard from >= compactRevision else {
+                return Replay(changes: [], revision: reader.revision, compactRevision: compactRevision)
+            }
+            var changes = try reader.changes(from: from, through: reader.revision, limit: limit)
+            if previousValues {
+                for index in changes.indices where !changes[index].isCreate {
+                    let before = changes[index].revision - 1
+                    if before >= compactRevision {
+                        changes[index].previous = try reader.get(changes[index].keyValue.key, at: before)
+                    }
+                }
+            }
+            return Replay(changes: changes, revision: reader.revision, compactRevision: compactRevision)
+        }
+    }
+
     private func read<Result>(_ body: (any BackendReader) throws -> Result) throws(StoreError) -> Result {
         do {
             return try backend.read(body)
@@ -154,6 +177,19 @@ public final class Store: Sendable {
         committer.stop()
         backend.close()
     }
+}
+
+/// A slice of the log read in one snapshot (see `Store.replay`).
+public struct Replay: Sendable {
+    public var changes: [Change]
+    /// The store's revision in that snapshot.
+    public var revision: Int64
+    public var compactRevision: Int64
+}
+
+extension Change {
+    /// A put that started a new generation (etcd: `create_revision == mod_revision`).
+    public var isCreate: Bool { kind == .put && keyValue.createRevision == keyValue.modRevision }
 }
 
 /// Lets the committer's callback reach the store that owns it without a retain cycle.

@@ -20,7 +20,7 @@ public struct ConformanceCase: Sendable, CustomStringConvertible {
 
 public enum RevisionLogConformance {
     public static let cases: [ConformanceCase] =
-        keyValueCases + rangeCases + transactionCases + compactionCases + concurrencyCases
+        keyValueCases + rangeCases + transactionCases + compactionCases + concurrencyCases + watchCases
 }
 
 /// A violated expectation, with where it was written.
