@@ -6,6 +6,8 @@ public struct EtcdServerConfiguration: Sendable {
     public var identity: ServerIdentity
     /// etcd's `--max-request-bytes` (1.5 MiB).
     public var maximumRequestBytes = 1_572_864
+    /// How often watchers created with `progress_notify` get an empty progress response (etcd: 10 min).
+    public var watchProgressNotifyInterval: Duration = .seconds(600)
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
     public var maximumReceiveMessageBytes: Int { maximumRequestBytes + 512 * 1024 }
 
@@ -15,11 +17,17 @@ public struct EtcdServerConfiguration: Sendable {
 /// Every etcd v3 service Kelson serves, ready to be mounted on a `GRPCServer`.
 public struct EtcdServices: Sendable {
     public let router: GRPCServerRouter
+    public let watchHub: WatchHub
 
     public init(store: Store, configuration: EtcdServerConfiguration) {
         var router = GRPCServerRouter()
-        KVService(store: store, identity: configuration.identity,
-                  maximumRequestBytes: configuration.maximumRequestBytes).register(into: &router)
+        let identity = configuration.identity
+        KVService(store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes)
+            .register(into: &router)
+        watchHub = WatchHub(store: store)
+        WatchService(hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
+                     progressInterval: configuration.watchProgressNotifyInterval)
+            .register(into: &router)
         self.router = router
     }
 }

@@ -32,6 +32,9 @@ public final class WatchHub: Sendable {
         state.withLock { $0.publishedRevision = max($0.publishedRevision, revision) }
     }
 
+    /// The store's compaction point (-1 before the first compaction), or -1 when it cannot be read.
+    public var compactRevision: Int64 { (try? store.revisions().compactRevision) ?? -1 }
+
     /// The last revision delivered to live watchers.
     public var publishedRevision: Int64 { state.withLock { $0.publishedRevision } }
 

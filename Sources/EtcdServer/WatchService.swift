@@ -1,0 +1,192 @@
+import EtcdAPI
+import Foundation
+import GRPCWire
+import RevisionLog
+
+/// etcd's `Watch` service: one bidirectional stream carries many watchers (etcd `v3rpc/watch.go`,
+/// with the 3.5.13+ behaviour for progress requests that Kubernetes relies on).
+final class WatchService: Sendable {
+    private let hub: WatchHub
+    private let identity: ServerIdentity
+    private let maximumResponseBytes: Int
+    private let progressInterval: Duration
+
+    init(hub: WatchHub, identity: ServerIdentity, maximumResponseBytes: Int, progressInterval: Duration) {
+        self.hub = hub
+        self.identity = identity
+        self.maximumResponseBytes = maximumResponseBytes
+        self.progressInterval = progressInterval
+    }
+
+    func register(into router: inout GRPCServerRouter) {
+        router.registerStreaming("/etcdserverpb.Watch/Watch") { [self] call in try await serve(call) }
+    }
+
+    private func serve(_ call: GRPCStreamingCall) async throws {
+        let sender = WatchStreamSender(call: call, identity: identity, maximumResponseBytes: maximumResponseBytes)
+        let registry = WatchStreamRegistry()
+        defer { registry.cancelAll() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in try await progressLoop(registry, sender) }
+            for try await bytes in call.requests {
+                guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: bytes) else { continue }
+                switch request.requestUnion {
+                case .createRequest(let createRequest):
+                    if let created = try await create(createRequest, registry, sender) {
+                        group.addTask { [self] in try await pump(created.watcher, id: created.id, registry, sender) }
+                    }
+                case .cancelRequest(let cancel):
+                    if let entry = registry.remove(cancel.watchID) {
+                        entry.watcher.cancel()
+                        var response = Etcdserverpb_WatchResponse()
+                        response.watchID = cancel.watchID
+                        response.canceled = true
+                        try await sender.send(response, revision: hub.publishedRevision)
+                    }
+                case .progressRequest:
+                    registry.requestProgress()
+                    try await sendProgressIfCaughtUp(registry, sender)
+                case nil:
+                    continue  // etcd ignores unknown requests and keeps the stream open
+                }
+            }
+            // The client half-closed: etcd ends the stream then.
+            group.cancelAll()
+        }
+    }
+
+    /// Registers a watcher and sends its `created` response (or etcd's refusal).
+    private func create(
+        _ create: Etcdserverpb_WatchCreateRequest, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender
+    ) async throws -> CreatedWatcher? {
+        let key = create.key.isEmpty ? [UInt8(0)] : [UInt8](create.key)
+        var request = WatchRequest(range: KeyRange(key: key, rangeEnd: [UInt8](create.rangeEnd)))
+        request.startRevision = create.startRevision
+        request.previousKeyValues = create.prevKv
+        request.dropPuts = create.filters.contains(.noput)
+        request.dropDeletes = create.filters.contains(.nodelete)
+        var response = Etcdserverpb_WatchResponse()
+        response.created = true
+        if request.range.isEmpty {
+            return try await refuse(response, reason: "mvcc: watcher range is empty", sender)
+        }
+        if create.startRevision < 0 {
+            return try await refuse(response, reason: EtcdWireError.compacted.message, sender)
+        }
+        let (watcher, compacted) = try register(request)
+        let entry = WatchStreamRegistry.Entry(
+            watcher: watcher, progressNotify: create.progressNotify, fragment: create.fragment)
+        guard let id = registry.add(requested: create.watchID, entry: entry) else {
+            watcher.cancel()
+            return try await refuse(response, reason: "mvcc: duplicate watch ID provided on the WatchStream", sender)
+        }
+        response.watchID = id
+        try await sender.send(response, revision: hub.publishedRevision)
+        if let compacted {
+            _ = registry.remove(id)
+            watcher.cancel()
+            try await sendCompacted(id: id, compactRevision: compacted, sender)
+            return nil
+        }
+        return CreatedWatcher(id: id, watcher: watcher)
+    }
+
+    /// A start below the compaction point still creates a watcher (etcd answers `created` first and
+    /// then cancels it with the compaction point); the second value is that point.
+    private func register(_ request: WatchRequest) throws -> (Watcher, Int64?) {
+        do {
+            return (try hub.watch(request), nil)
+        } catch .compacted {
+            return (try hub.watch(WatchRequest(range: request.range)), hub.compactRevision)
+        }
+    }
+
+    struct CreatedWatcher {
+        let id: Int64
+        let watcher: Watcher
+    }
+
+    private func refuse(
+        _ response: Etcdserverpb_WatchResponse, reason: String, _ sender: WatchStreamSender
+    ) async throws -> CreatedWatcher? {
+        var response = response
+        response.watchID = -1
+        response.canceled = true
+        response.cancelReason = reason
+        try await sender.send(response, revision: hub.publishedRevision)
+        return nil
+    }
+
+    /// Moves one watcher's deliveries onto the stream until it ends.
+    private func pump(_ watcher: Watcher, id: Int64, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+        while let delivery = try await nextDelivery(watcher) {
+            switch delivery {
+            case .events(let revision, let events):
+                var response = Etcdserverpb_WatchResponse()
+                response.watchID = id
+                response.events = events.map(Self.event)
+                try await sender.send(response, revision: revision, fragment: registry.entry(id)?.fragment ?? false)
+                registry.markSent(id)
+                try await sendProgressIfCaughtUp(registry, sender)
+            case .compacted(let compactRevision):
+                _ = registry.remove(id)
+                try await sendCompacted(id: id, compactRevision: compactRevision, sender)
+                return
+            }
+        }
+    }
+
+    /// The watcher's next delivery; cancelling the pump's task cancels the watcher.
+    private func nextDelivery(_ watcher: Watcher) async throws -> WatchDelivery? {
+        let result: Result<WatchDelivery?, StoreError> = await withTaskCancellationHandler {
+            do throws(StoreError) {
+                return .success(try await watcher.next())
+            } catch {
+                return .failure(error)
+            }
+        } onCancel: {
+            watcher.cancel()
+        }
+        switch result {
+        case .success(let delivery): return delivery
+        case .failure(let error): throw GRPCStatus(error)
+        }
+    }
+
+    private func sendCompacted(id: Int64, compactRevision: Int64, _ sender: WatchStreamSender) async throws {
+        var response = Etcdserverpb_WatchResponse()
+        response.watchID = id
+        response.compactRevision = compactRevision
+        response.canceled = true
+        try await sender.send(response, revision: hub.publishedRevision)
+    }
+
+    /// A progress request is answered once every watcher of the stream is caught up; the header then
+    /// promises that all later events have higher revisions.
+    private func sendProgressIfCaughtUp(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+        guard registry.takeProgressIfCaughtUp() else { return }
+        var response = Etcdserverpb_WatchResponse()
+        response.watchID = -1
+        try await sender.send(response, revision: hub.publishedRevision)
+    }
+
+    /// Periodic progress notifications for watchers created with `progress_notify`.
+    private func progressLoop(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+        while true {
+            try await Task.sleep(for: progressInterval)
+            for (id, watcher) in registry.progressTick() where watcher.isCaughtUp {
+                var response = Etcdserverpb_WatchResponse()
+                response.watchID = id
+                try await sender.send(response, revision: hub.publishedRevision)
+            }
+        }
+    }
+
+    static func event(_ event: WatchEvent) -> Mvccpb_Event {
+        var message = Mvccpb_Event()
+        message.type = event.kind == .put ? .put : .delete
+        message.kv = Conversions.keyValue(event.keyValue)
+        if let previous = event.previous { message.prevKv = Conversions.keyValue(previous) }
+        return message
+    }
+}
