@@ -1,0 +1,55 @@
+/// Maps `:path` values (`/package.Service/Method`) to handlers.
+public struct GRPCServerRouter: Sendable {
+    typealias UnaryHandler = @Sendable (GRPCUnaryCall) -> Void
+    typealias StreamingHandler = @Sendable (GRPCStreamingCall) async throws -> Void
+
+    enum Route: Sendable {
+        case unary(UnaryHandler)
+        case streaming(StreamingHandler)
+    }
+
+    private var routes: [String: Route] = [:]
+    private var services: Set<String> = []
+
+    public init() {}
+
+    /// Registers a unary method. The handler runs synchronously on the connection's event loop and must not
+    /// block; it answers with `call.respond` now or later, from any thread.
+    public mutating func registerUnary(_ path: String, _ handler: @escaping @Sendable (GRPCUnaryCall) -> Void) {
+        register(path, .unary(handler))
+    }
+
+    /// Registers a streaming method (bidirectional or server-streaming). The handler returning normally ends the
+    /// call with status OK; throwing a `GRPCStatus` ends it with that status; any other error ends it with
+    /// `.unknown` and `String(describing: error)` as the message.
+    public mutating func registerStreaming(
+        _ path: String, _ handler: @escaping @Sendable (GRPCStreamingCall) async throws -> Void
+    ) {
+        register(path, .streaming(handler))
+    }
+
+    private mutating func register(_ path: String, _ route: Route) {
+        routes[path] = route
+        if let service = Self.split(path)?.service { services.insert(service) }
+    }
+
+    /// The route for `path`, or the `.unimplemented` status grpc-go answers with (clients match on its text).
+    func route(_ path: String) -> Result<Route, GRPCStatus> {
+        if let route = routes[path] { return .success(route) }
+        guard let (service, method) = Self.split(path) else {
+            return .failure(GRPCStatus(code: .unimplemented, message: "malformed method name: \"\(path)\""))
+        }
+        if services.contains(service) {
+            return .failure(
+                GRPCStatus(code: .unimplemented, message: "unknown method \(method) for service \(service)"))
+        }
+        return .failure(GRPCStatus(code: .unimplemented, message: "unknown service \(service)"))
+    }
+
+    /// Splits like grpc-go's `handleStream`: drop one leading "/", then split at the last "/".
+    private static func split(_ path: String) -> (service: String, method: String)? {
+        let trimmed = path.hasPrefix("/") ? path.dropFirst() : Substring(path)
+        guard let slash = trimmed.lastIndex(of: "/") else { return nil }
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+    }
+}

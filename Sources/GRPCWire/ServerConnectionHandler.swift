@@ -1,0 +1,230 @@
+import CNGHTTP2
+import NIOCore
+
+struct ServerConnectionLimits: Sendable {
+    var maxReceiveMessageBytes: Int
+    var maxConcurrentStreams: Int
+}
+
+/// One server connection: an nghttp2 server session inside a NIO channel handler. All state is confined to the
+/// channel's event loop. Unary requests are decoded and handed to their handler on this loop, synchronously;
+/// `GRPCUnaryCall.respond` comes back here (inline or with one hop).
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Request header bytes accepted per stream (name + value + 32 per field, as HTTP/2 counts them).
+    static let maxHeaderListBytes = 64 * 1024
+
+    let router: GRPCServerRouter
+    let limits: ServerConnectionLimits
+    private(set) var session: OpaquePointer?
+    private(set) var context: ChannelHandlerContext?
+    var streams: [Int32: ServerStream] = [:]
+    /// Unary requests completed during one `mem_recv`; their handlers run once nghttp2 has returned.
+    var readyUnary: [ServerStream] = []
+    /// Streams whose data provider deferred because the channel was not writable.
+    var deferredForWritability: [Int32] = []
+    private var inReadBurst = false
+    private var needsFlush = false
+    private var drainScheduled = false
+    private var closing = false
+    private(set) var shutdownPhase = ShutdownPhase.serving
+
+    enum ShutdownPhase { case serving, noticeSent, goawaySent }
+
+    let responseHeaders = [staticHeader(":status", "200"), staticHeader("content-type", "application/grpc")]
+    let okTrailers = [staticHeader("grpc-status", "0")]
+
+    init(router: GRPCServerRouter, limits: ServerConnectionLimits) {
+        self.router = router
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let session = HTTP2Session.make(isServer: true, userData: Unmanaged.passUnretained(self).toOpaque()) {
+            Self.setCallbacks($0)
+        }
+        self.session = session
+        HTTP2Session.submitSettings(
+            session,
+            [
+                (NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, UInt32(clamping: limits.maxConcurrentStreams)),
+                (NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HTTP2Constants.initialStreamWindowBytes),
+            ])
+        if context.channel.isActive { outputChanged() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        teardown()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        outputChanged()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        teardown()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session else { return }
+        inReadBurst = true
+        let result = HTTP2Session.receive(session, unwrapInboundIn(data))
+        if result < 0 {
+            // Bad preface or a flood: nghttp2 may have queued a GOAWAY; send it and close.
+            _ = HTTP2Session.drainOutput(session, into: context)
+            context.flush()
+            closeAfterWrites()
+            return
+        }
+        dispatchReadyUnaryCalls()
+        outputChanged()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, !deferredForWritability.isEmpty {
+            for id in deferredForWritability {
+                if let stream = streams[id] { resumeData(stream) }
+            }
+            deferredForWritability.removeAll(keepingCapacity: true)
+            outputChanged()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Output
+
+    /// Moves nghttp2's pending output into the channel; flushes unless inside a read burst, where
+    /// `channelReadComplete` flushes once for everything the burst produced. Never called from inside nghttp2's
+    /// callbacks (no `mem_send` within `mem_recv`): code they reach only submits, and `channelRead` drains after.
+    ///
+    /// Outside a read burst the drain runs as one event-loop task after those already queued, so a batch of
+    /// answers arriving from another thread (or many streaming sends) leaves in one write and one flush.
+    func outputChanged() {
+        if inReadBurst {
+            drainNow()
+            return
+        }
+        guard !drainScheduled, let context else { return }
+        drainScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.drainScheduled = false
+            self.drainNow()
+            self.flushIfNeeded()
+        }
+    }
+
+    private func drainNow() {
+        guard let session, let context else { return }
+        let written = HTTP2Session.drainOutput(session, into: context)
+        if written < 0 {
+            context.flush()
+            closeAfterWrites()
+            return
+        }
+        if written > 0 { needsFlush = true }
+    }
+
+    private func flushIfNeeded() {
+        guard let context else { return }
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        if let session, HTTP2Session.isDone(session) { closeAfterWrites() }
+    }
+
+    /// Closes once everything written so far has left (a plain close may drop flushed but unwritten bytes).
+    private func closeAfterWrites() {
+        guard !closing, let context else { return }
+        closing = true
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Connection gone: every open call is cancelled; the session is deleted before the handler can go away, so
+    /// the unretained `user_data` pointer never dangles.
+    private func teardown() {
+        let open = streams
+        streams = [:]
+        readyUnary.removeAll()
+        deferredForWritability.removeAll()
+        for stream in open.values { closed(stream, status: .streamCancelled) }
+        if let session {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
+    }
+
+    // MARK: Graceful shutdown
+
+    /// Two-step GOAWAY like grpc-go: a shutdown notice (last-stream-id 2^31-1) and a PING; once the PING is
+    /// acknowledged (or after 1 s) the final GOAWAY names the last stream we processed. Streams the client started
+    /// in between are still served; the connection closes when the last one ends.
+    func initiateGracefulShutdown() {
+        guard let session, let context, shutdownPhase == .serving else { return }
+        shutdownPhase = .noticeSent
+        _ = nghttp2_submit_shutdown_notice(session)
+        _ = nghttp2_submit_ping(session, HTTP2Constants.flagNone, nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
+            self.submitFinalGoaway()
+            self.outputChanged()
+        }
+        outputChanged()
+    }
+
+    /// Also called from inside nghttp2's callbacks, so it only submits; the caller drains.
+    func submitFinalGoaway() {
+        guard let session, shutdownPhase == .noticeSent else { return }
+        shutdownPhase = .goawaySent
+        let lastStreamID = nghttp2_session_get_last_proc_stream_id(session)
+        _ = nghttp2_submit_goaway(session, HTTP2Constants.flagNone, lastStreamID, HTTP2Constants.noError, nil, 0)
+    }
+
+    // MARK: Flow control
+
+    func consume(streamID: Int32, bytes: Int) {
+        guard let session, bytes > 0 else { return }
+        _ = nghttp2_session_consume(session, streamID, bytes)
+    }
+
+    func consumeConnection(bytes: Int) {
+        guard let session, bytes > 0 else { return }
+        _ = nghttp2_session_consume_connection(session, bytes)
+    }
+
+    /// The consumer of a streaming call's requests caught up: return the withheld stream window.
+    func inboundDemand(streamID: Int32) {
+        guard let session, let stream = streams[streamID], stream.inboundPaused,
+            case .streaming(let call) = stream.phase, !call.inbound.isPaused
+        else { return }
+        stream.inboundPaused = false
+        if stream.withheldWindowBytes > 0 {
+            _ = nghttp2_session_consume_stream(session, streamID, stream.withheldWindowBytes)
+            stream.withheldWindowBytes = 0
+        }
+        outputChanged()
+    }
+
+    func resumeData(_ stream: ServerStream) {
+        guard let session, stream.dataDeferred else { return }
+        stream.dataDeferred = false
+        _ = nghttp2_session_resume_data(session, stream.id)
+    }
+}

@@ -1,0 +1,85 @@
+import NIOCore
+
+/// Per-stream state of one server connection, owned by its `ServerConnectionHandler` (event loop only).
+/// nghttp2 gets no pointer to it (it would leak when a session is deleted with streams open); the handler looks
+/// streams up by ID.
+final class ServerStream {
+    enum Phase {
+        /// Request HEADERS still arriving.
+        case receivingHeaders
+        /// A unary method: collecting the request message until the client's END_STREAM.
+        case unary(GRPCServerRouter.UnaryHandler)
+        case unaryDispatched(GRPCUnaryCall)
+        case streaming(GRPCStreamingCall)
+        /// Answered without running a handler (unknown method, bad request, early error).
+        case rejected
+    }
+
+    let id: Int32
+    var phase = Phase.receivingHeaders
+
+    // Request headers.
+    var path = ""
+    var isPost = false
+    var contentTypeValid = false
+    var contentType = ""
+    var encoding: String?
+    var timeout: Duration?
+    var timeoutMalformed = false
+    var deadline: ContinuousClock.Instant?
+    var metadata: [(String, String)] = []
+    var headerBytes = 0
+
+    // Inbound messages.
+    var deframer: MessageDeframer
+    var request: [UInt8]?
+    var requestCount = 0
+    var remoteClosed = false
+    /// Streaming only: the consumer fell behind, so stream-level window is withheld.
+    var inboundPaused = false
+    var withheldWindowBytes = 0
+
+    // Outbound.
+    var headersSubmitted = false
+    var outbound = OutboundMessageQueue()
+    /// Set once the call is finished; trailers carrying it go out after the queued messages.
+    var status: GRPCStatus?
+    var trailersSubmitted = false
+    /// The data provider returned NGHTTP2_ERR_DEFERRED and needs `nghttp2_session_resume_data`.
+    var dataDeferred = false
+    var sendWaiters = FIFO<CheckedContinuation<Void, any Error>>()
+    /// Streaming calls: the sender's budget, released as the data provider copies bytes out.
+    var budget: OutboundBudget?
+    var deadlineTask: Scheduled<Void>?
+
+    init(id: Int32, maxReceiveMessageBytes: Int) {
+        self.id = id
+        self.deframer = MessageDeframer(limit: maxReceiveMessageBytes)
+    }
+
+    func resumeSendWaiters() {
+        while let waiter = sendWaiters.popFirst() { waiter.resume() }
+    }
+
+    func failSendWaiters(_ status: GRPCStatus) {
+        while let waiter = sendWaiters.popFirst() { waiter.resume(throwing: status) }
+    }
+
+    /// The status for a framing failure, worded like grpc-go (`recvAndDecompress`/`checkRecvPayload`).
+    func status(for failure: MessageDeframer.Failure) -> GRPCStatus {
+        switch failure {
+        case .tooLarge(let length, let limit):
+            return GRPCStatus(
+                code: .resourceExhausted, message: "grpc: received message larger than max (\(length) vs. \(limit))")
+        case .compressed(let flag) where flag == 1:
+            guard let encoding, encoding != "identity" else {
+                return GRPCStatus(
+                    code: .internalError, message: "grpc: compressed flag set with identity or empty encoding")
+            }
+            return GRPCStatus(
+                code: .unimplemented, message: "grpc: Decompressor is not installed for grpc-encoding \"\(encoding)\"")
+        case .compressed(let flag):
+            return GRPCStatus(code: .internalError, message: "grpc: received unexpected payload format \(flag)")
+        }
+    }
+}
