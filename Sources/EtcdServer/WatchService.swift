@@ -158,7 +158,7 @@ final class WatchService: Sendable {
         response.watchID = id
         response.compactRevision = compactRevision
         response.canceled = true
-        try await sender.send(response, revision: hub.publishedRevision)
+        try await sender.send(response, revision: nil)
     }
 
     /// A progress request is answered once every watcher of the stream is caught up; the header then

@@ -19,11 +19,16 @@ actor WatchStreamSender {
     }
 
     /// Stamps the header (never below one already sent) and sends; splits large event responses into
-    /// fragments when the watcher asked for it. A single event is never split.
-    func send(_ response: Etcdserverpb_WatchResponse, revision: Int64, fragment: Bool = false) async throws {
-        lastHeaderRevision = max(lastHeaderRevision, revision)
+    /// fragments when the watcher asked for it. A single event is never split. A nil revision leaves
+    /// the header revision 0, as etcd does in its compaction-cancel response.
+    func send(_ response: Etcdserverpb_WatchResponse, revision: Int64?, fragment: Bool = false) async throws {
         var response = response
-        response.header = identity.header(revision: lastHeaderRevision)
+        if let revision {
+            lastHeaderRevision = max(lastHeaderRevision, revision)
+            response.header = identity.header(revision: lastHeaderRevision)
+        } else {
+            response.header = identity.header(revision: 0)
+        }
         let bytes: [UInt8] = try response.serializedBytes()
         guard fragment, response.events.count > 1, bytes.count > maximumResponseBytes else {
             try await call.send(bytes)
