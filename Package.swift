@@ -71,6 +71,10 @@ let package = Package(
         .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite"]),
         .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),
         .testTarget(
+            name: "EtcdServerTests",
+            dependencies: ["EtcdServer", "EtcdAPI", "GRPCWire", "RevisionLog", "RevisionLogTesting", "SQLiteBackend"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire"]
         ),

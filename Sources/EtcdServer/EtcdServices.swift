@@ -8,6 +8,8 @@ public struct EtcdServerConfiguration: Sendable {
     public var maximumRequestBytes = 1_572_864
     /// How often watchers created with `progress_notify` get an empty progress response (etcd: 10 min).
     public var watchProgressNotifyInterval: Duration = .seconds(600)
+    /// Events a live watcher may buffer before it switches to reading the log (memory bound per watcher).
+    public var watchBufferedEventsMaximum = 1_000
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
     public var maximumReceiveMessageBytes: Int { maximumRequestBytes + 512 * 1024 }
 
@@ -24,7 +26,7 @@ public struct EtcdServices: Sendable {
         let identity = configuration.identity
         KVService(store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes)
             .register(into: &router)
-        watchHub = WatchHub(store: store)
+        watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
         WatchService(hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
                      progressInterval: configuration.watchProgressNotifyInterval)
             .register(into: &router)
