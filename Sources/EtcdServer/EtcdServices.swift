@@ -6,6 +6,9 @@ public struct EtcdServerConfiguration: Sendable {
     public var identity: ServerIdentity
     /// etcd's `--max-request-bytes` (1.5 MiB).
     public var maximumRequestBytes = 1_572_864
+    /// This member's client and peer URLs, as MemberList reports them.
+    public var clientURLs: [String] = []
+    public var peerURLs: [String] = []
     /// How often watchers created with `progress_notify` get an empty progress response (etcd: 10 min).
     public var watchProgressNotifyInterval: Duration = .seconds(600)
     /// Events a live watcher may buffer before it switches to reading the log (memory bound per watcher).
@@ -29,6 +32,9 @@ public struct EtcdServices: Sendable {
         watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
         WatchService(hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
                      progressInterval: configuration.watchProgressNotifyInterval)
+            .register(into: &router)
+        MaintenanceService(store: store, identity: identity, clientURLs: configuration.clientURLs,
+                           peerURLs: configuration.peerURLs)
             .register(into: &router)
         self.router = router
     }

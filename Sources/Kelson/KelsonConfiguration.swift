@@ -10,6 +10,8 @@ public struct KelsonConfiguration: Sendable {
     public var listenClientURLs = ["http://127.0.0.1:2379"]
     /// etcd's `--advertise-client-urls`: what Kelson tells clients to use.
     public var advertiseClientURLs = ["http://127.0.0.1:2379"]
+    /// etcd's `--initial-advertise-peer-urls`. Kelson has no peers; MemberList reports these.
+    public var advertisePeerURLs = ["http://localhost:2380"]
     /// etcd's `--max-request-bytes`.
     public var maximumRequestBytes = 1_572_864
     /// etcd's `--max-txn-ops`.

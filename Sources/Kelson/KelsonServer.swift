@@ -33,6 +33,8 @@ public final class KelsonServer: Sendable {
         let identity = ServerIdentity.derived(name: configuration.name, clientURLs: configuration.advertiseClientURLs)
         var etcdConfiguration = EtcdServerConfiguration(identity: identity)
         etcdConfiguration.maximumRequestBytes = configuration.maximumRequestBytes
+        etcdConfiguration.clientURLs = configuration.advertiseClientURLs
+        etcdConfiguration.peerURLs = configuration.advertisePeerURLs
         let services = EtcdServices(store: store, configuration: etcdConfiguration)
         grpcServers = try configuration.listenClientURLs.map { url in
             let address = try ListenAddress(url: url)

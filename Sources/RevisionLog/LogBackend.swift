@@ -17,6 +17,9 @@ public protocol LogBackend: Sendable {
     /// key at or below `revision`. It examines at most `limit` rows after `cursor` (an opaque
     /// position; start with 0) and returns where to continue, or nil when done.
     func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64?
+    /// Bytes the store occupies on disk, and how many of them hold live data (etcd's dbSize and
+    /// dbSizeInUse).
+    func storageSize() throws -> StorageSize
     /// Releases files and connections. Calls after `close` fail with `.stopped`.
     func close()
 }
@@ -48,4 +51,15 @@ public protocol BackendWriter: BackendReader {
     func setRevision(_ revision: Int64) throws
     func setCompactRevision(_ revision: Int64) throws
     func setCompactedThrough(_ revision: Int64) throws
+}
+
+/// Space used by a backend (see `LogBackend.storageSize`).
+public struct StorageSize: Sendable, Equatable {
+    public var totalBytes: Int64
+    public var inUseBytes: Int64
+
+    public init(totalBytes: Int64, inUseBytes: Int64) {
+        self.totalBytes = totalBytes
+        self.inUseBytes = inUseBytes
+    }
 }

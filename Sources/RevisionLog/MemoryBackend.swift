@@ -58,6 +58,16 @@ public final class MemoryBackend: LogBackend {
         }
     }
 
+    /// An estimate: the bytes of keys and values held in the log.
+    public func storageSize() throws -> StorageSize {
+        let bytes = state.withLock { state in
+            state.log.reduce(into: Int64(0)) { total, change in
+                total += Int64((change?.keyValue.key.count ?? 0) + (change?.keyValue.value.count ?? 0))
+            }
+        }
+        return StorageSize(totalBytes: bytes, inUseBytes: bytes)
+    }
+
     public func close() { state.withLock { $0.closed = true } }
 }
 

@@ -69,6 +69,17 @@ public final class Store: Sendable {
         try read { ($0.revision, $0.compactRevision) }
     }
 
+    /// Bytes on disk and bytes in use (see `LogBackend.storageSize`).
+    public func storageSize() throws(StoreError) -> StorageSize {
+        do {
+            return try backend.storageSize()
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.backendFailure, "\(error)")
+        }
+    }
+
     /// Committed changes in `[from, through]`, whole revisions only, at most about `limit` changes.
     public func changes(from: Int64, through: Int64, limit: Int) throws(StoreError) -> [Change] {
         try read { try $0.changes(from: from, through: through, limit: limit) }

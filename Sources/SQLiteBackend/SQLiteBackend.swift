@@ -95,6 +95,18 @@ public final class SQLiteBackend: LogBackend {
         }
     }
 
+    /// The database file plus its WAL; in use = pages not on SQLite's free list.
+    public func storageSize() throws -> StorageSize {
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        let pageSize = try connection.integer("PRAGMA page_size") ?? 4096
+        let pages = try connection.integer("PRAGMA page_count") ?? 0
+        let free = try connection.integer("PRAGMA freelist_count") ?? 0
+        let walAttributes = try? FileManager.default.attributesOfItem(atPath: configuration.path + "-wal")
+        let wal = (walAttributes?[.size] as? NSNumber)?.int64Value ?? 0
+        return StorageSize(totalBytes: pages * pageSize + wal, inUseBytes: (pages - free) * pageSize)
+    }
+
     private func withWriter<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
         try writer.withLock { connection in
             guard let connection else { throw StoreError.stopped }
