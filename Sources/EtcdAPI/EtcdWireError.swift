@@ -29,23 +29,31 @@ extension EtcdWireError {
         grpcCode: invalidArgument, message: "etcdserver: duplicate key given in txn request")
     public static let invalidClientAPIVersion = EtcdWireError(
         grpcCode: invalidArgument, message: "etcdserver: invalid client api version")
-    public static let invalidSortOption = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: invalid sort option")
+    public static let invalidSortOption = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: invalid sort option")
     public static let compacted = EtcdWireError(
         grpcCode: outOfRange, message: "etcdserver: mvcc: required revision has been compacted")
     public static let futureRevision = EtcdWireError(
         grpcCode: outOfRange, message: "etcdserver: mvcc: required revision is a future revision")
-    public static let noSpace = EtcdWireError(grpcCode: resourceExhausted, message: "etcdserver: mvcc: database space exceeded")
-    public static let leaseNotFound = EtcdWireError(grpcCode: notFound, message: "etcdserver: requested lease not found")
-    public static let leaseExists = EtcdWireError(grpcCode: failedPrecondition, message: "etcdserver: lease already exists")
+    public static let noSpace = EtcdWireError(
+        grpcCode: resourceExhausted, message: "etcdserver: mvcc: database space exceeded")
+    public static let leaseNotFound = EtcdWireError(
+        grpcCode: notFound, message: "etcdserver: requested lease not found")
+    public static let leaseExists = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: lease already exists")
     public static let leaseTTLTooLarge = EtcdWireError(grpcCode: outOfRange, message: "etcdserver: too large lease TTL")
     public static let watchCanceled = EtcdWireError(grpcCode: canceled, message: "etcdserver: watch canceled")
     public static let memberNotFound = EtcdWireError(grpcCode: notFound, message: "etcdserver: member not found")
-    public static let requestTooLarge = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: request is too large")
-    public static let tooManyRequests = EtcdWireError(grpcCode: resourceExhausted, message: "etcdserver: too many requests")
-    public static let permissionDenied = EtcdWireError(grpcCode: permissionDeniedCode, message: "etcdserver: permission denied")
+    public static let requestTooLarge = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: request is too large")
+    public static let tooManyRequests = EtcdWireError(
+        grpcCode: resourceExhausted, message: "etcdserver: too many requests")
+    public static let permissionDenied = EtcdWireError(
+        grpcCode: permissionDeniedCode, message: "etcdserver: permission denied")
     public static let authNotEnabled = EtcdWireError(
         grpcCode: failedPrecondition, message: "etcdserver: authentication is not enabled")
-    public static let invalidAuthToken = EtcdWireError(grpcCode: unauthenticated, message: "etcdserver: invalid auth token")
+    public static let invalidAuthToken = EtcdWireError(
+        grpcCode: unauthenticated, message: "etcdserver: invalid auth token")
     public static let noLeader = EtcdWireError(grpcCode: unavailable, message: "etcdserver: no leader")
     public static let notCapable = EtcdWireError(grpcCode: failedPrecondition, message: "etcdserver: not capable")
     public static let stopped = EtcdWireError(grpcCode: unavailable, message: "etcdserver: server stopped")

@@ -15,11 +15,15 @@ public final class EtcdClient: Sendable {
         EtcdClient(connection: try await GRPCClient.connect(GRPCClientConfiguration(host: host, port: port)))
     }
 
-    public func range(_ request: Etcdserverpb_RangeRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_RangeResponse {
+    public func range(_ request: Etcdserverpb_RangeRequest, timeout: Duration? = nil) async throws
+        -> Etcdserverpb_RangeResponse
+    {
         try await call("/etcdserverpb.KV/Range", request, timeout: timeout)
     }
 
-    public func put(_ request: Etcdserverpb_PutRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_PutResponse {
+    public func put(_ request: Etcdserverpb_PutRequest, timeout: Duration? = nil) async throws
+        -> Etcdserverpb_PutResponse
+    {
         try await call("/etcdserverpb.KV/Put", request, timeout: timeout)
     }
 
@@ -29,7 +33,9 @@ public final class EtcdClient: Sendable {
         try await call("/etcdserverpb.KV/DeleteRange", request, timeout: timeout)
     }
 
-    public func txn(_ request: Etcdserverpb_TxnRequest, timeout: Duration? = nil) async throws -> Etcdserverpb_TxnResponse {
+    public func txn(_ request: Etcdserverpb_TxnRequest, timeout: Duration? = nil) async throws
+        -> Etcdserverpb_TxnResponse
+    {
         try await call("/etcdserverpb.KV/Txn", request, timeout: timeout)
     }
 

@@ -40,13 +40,15 @@ enum Conversions {
     }
 
     static func deleteRequest(_ message: Etcdserverpb_DeleteRangeRequest) -> DeleteRequest {
-        DeleteRequest(range: KeyRange(key: [UInt8](message.key), rangeEnd: [UInt8](message.rangeEnd)),
-                      previousKeyValues: message.prevKv)
+        DeleteRequest(
+            range: KeyRange(key: [UInt8](message.key), rangeEnd: [UInt8](message.rangeEnd)),
+            previousKeyValues: message.prevKv)
     }
 
     static func txnRequest(_ message: Etcdserverpb_TxnRequest) throws(StoreError) -> TxnRequest {
-        TxnRequest(compares: message.compare.map(compare),
-                   success: try operations(message.success), failure: try operations(message.failure))
+        TxnRequest(
+            compares: message.compare.map(compare),
+            success: try operations(message.success), failure: try operations(message.failure))
     }
 
     private static func operations(_ messages: [Etcdserverpb_RequestOp]) throws(StoreError) -> [TxnOperation] {
@@ -71,11 +73,23 @@ enum Conversions {
         case .version:
             if case .version(let value) = message.targetUnion { target = .version(value) } else { target = .version(0) }
         case .create:
-            if case .createRevision(let value) = message.targetUnion { target = .createRevision(value) } else { target = .createRevision(0) }
+            if case .createRevision(let value) = message.targetUnion {
+                target = .createRevision(value)
+            } else {
+                target = .createRevision(0)
+            }
         case .mod:
-            if case .modRevision(let value) = message.targetUnion { target = .modRevision(value) } else { target = .modRevision(0) }
+            if case .modRevision(let value) = message.targetUnion {
+                target = .modRevision(value)
+            } else {
+                target = .modRevision(0)
+            }
         case .value:
-            if case .value(let value) = message.targetUnion { target = .value([UInt8](value)) } else { target = .value([]) }
+            if case .value(let value) = message.targetUnion {
+                target = .value([UInt8](value))
+            } else {
+                target = .value([])
+            }
         case .lease, .UNRECOGNIZED:
             if case .lease(let value) = message.targetUnion { target = .lease(value) } else { target = .lease(0) }
         }
@@ -86,8 +100,9 @@ enum Conversions {
         case .less: comparison = .less
         case .notEqual: comparison = .notEqual
         }
-        return Compare(range: KeyRange(key: [UInt8](message.key), rangeEnd: [UInt8](message.rangeEnd)),
-                       target: target, comparison: comparison)
+        return Compare(
+            range: KeyRange(key: [UInt8](message.key), rangeEnd: [UInt8](message.rangeEnd)),
+            target: target, comparison: comparison)
     }
 
     // MARK: Responses

@@ -30,12 +30,16 @@ public struct EtcdServices: Sendable {
         KVService(store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes)
             .register(into: &router)
         watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
-        WatchService(hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
-                     progressInterval: configuration.watchProgressNotifyInterval)
-            .register(into: &router)
-        MaintenanceService(store: store, identity: identity, clientURLs: configuration.clientURLs,
-                           peerURLs: configuration.peerURLs)
-            .register(into: &router)
+        WatchService(
+            hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
+            progressInterval: configuration.watchProgressNotifyInterval
+        )
+        .register(into: &router)
+        MaintenanceService(
+            store: store, identity: identity, clientURLs: configuration.clientURLs,
+            peerURLs: configuration.peerURLs
+        )
+        .register(into: &router)
         self.router = router
     }
 }

@@ -22,13 +22,15 @@ final class KVService: Sendable {
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
             put(message, size: call.request.count, respond: respond)
         }
-        router.registerUnary("/etcdserverpb.KV/DeleteRange", Etcdserverpb_DeleteRangeRequest.self) { [self] message, call, respond in
+        router.registerUnary("/etcdserverpb.KV/DeleteRange", Etcdserverpb_DeleteRangeRequest.self) {
+            [self] message, call, respond in
             delete(message, size: call.request.count, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Txn", Etcdserverpb_TxnRequest.self) { [self] message, call, respond in
             txn(message, size: call.request.count, respond: respond)
         }
-        router.registerUnary("/etcdserverpb.KV/Compact", Etcdserverpb_CompactionRequest.self) { [self] message, _, respond in
+        router.registerUnary("/etcdserverpb.KV/Compact", Etcdserverpb_CompactionRequest.self) {
+            [self] message, _, respond in
             compact(message, respond: respond)
         }
     }
@@ -43,54 +45,66 @@ final class KVService: Sendable {
         }
     }
 
-    private func put(_ message: Etcdserverpb_PutRequest, size: Int,
-                     respond: @escaping @Sendable (Result<Etcdserverpb_PutResponse, GRPCStatus>) -> Void) {
+    private func put(
+        _ message: Etcdserverpb_PutRequest, size: Int,
+        respond: @escaping @Sendable (Result<Etcdserverpb_PutResponse, GRPCStatus>) -> Void
+    ) {
         if let error = checkSize(size) { return respond(.failure(error)) }
         store.put(Conversions.putRequest(message)) { [identity] result in
-            respond(result.map { result in
-                var response = Conversions.putResponse(result)
-                response.header = identity.header(revision: result.revision)
-                return response
-            }.mapError(GRPCStatus.init))
+            respond(
+                result.map { result in
+                    var response = Conversions.putResponse(result)
+                    response.header = identity.header(revision: result.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 
-    private func delete(_ message: Etcdserverpb_DeleteRangeRequest, size: Int,
-                        respond: @escaping @Sendable (Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) -> Void) {
+    private func delete(
+        _ message: Etcdserverpb_DeleteRangeRequest, size: Int,
+        respond: @escaping @Sendable (Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) -> Void
+    ) {
         if let error = checkSize(size) { return respond(.failure(error)) }
         store.delete(Conversions.deleteRequest(message)) { [identity] result in
-            respond(result.map { result in
-                var response = Conversions.deleteResponse(result)
-                response.header = identity.header(revision: result.revision)
-                return response
-            }.mapError(GRPCStatus.init))
+            respond(
+                result.map { result in
+                    var response = Conversions.deleteResponse(result)
+                    response.header = identity.header(revision: result.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 
-    private func txn(_ message: Etcdserverpb_TxnRequest, size: Int,
-                     respond: @escaping @Sendable (Result<Etcdserverpb_TxnResponse, GRPCStatus>) -> Void) {
+    private func txn(
+        _ message: Etcdserverpb_TxnRequest, size: Int,
+        respond: @escaping @Sendable (Result<Etcdserverpb_TxnResponse, GRPCStatus>) -> Void
+    ) {
         if let error = checkSize(size) { return respond(.failure(error)) }
         let request: TxnRequest
         do throws(StoreError) { request = try Conversions.txnRequest(message) } catch {
             return respond(.failure(GRPCStatus(error)))
         }
         store.txn(request) { [identity] result in
-            respond(result.map { result in
-                var response = Conversions.txnResponse(result)
-                response.header = identity.header(revision: result.revision)
-                return response
-            }.mapError(GRPCStatus.init))
+            respond(
+                result.map { result in
+                    var response = Conversions.txnResponse(result)
+                    response.header = identity.header(revision: result.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 
-    private func compact(_ message: Etcdserverpb_CompactionRequest,
-                         respond: @escaping @Sendable (Result<Etcdserverpb_CompactionResponse, GRPCStatus>) -> Void) {
+    private func compact(
+        _ message: Etcdserverpb_CompactionRequest,
+        respond: @escaping @Sendable (Result<Etcdserverpb_CompactionResponse, GRPCStatus>) -> Void
+    ) {
         store.compact(revision: message.revision, physical: message.physical) { [identity] result in
-            respond(result.map { result in
-                var response = Etcdserverpb_CompactionResponse()
-                response.header = identity.header(revision: result.revision)
-                return response
-            }.mapError(GRPCStatus.init))
+            respond(
+                result.map { result in
+                    var response = Etcdserverpb_CompactionResponse()
+                    response.header = identity.header(revision: result.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 

@@ -23,15 +23,18 @@ final class MaintenanceService: Sendable {
     }
 
     func register(into router: inout GRPCServerRouter) {
-        router.registerUnary("/etcdserverpb.Maintenance/Status", Etcdserverpb_StatusRequest.self) { [self] _, _, respond in
+        router.registerUnary("/etcdserverpb.Maintenance/Status", Etcdserverpb_StatusRequest.self) {
+            [self] _, _, respond in
             respond(status())
         }
-        router.registerUnary("/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self) { [self] _, _, respond in
+        router.registerUnary("/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self) {
+            [self] _, _, respond in
             var response = Etcdserverpb_AlarmResponse()
             response.header = identity.header(revision: store.revision)
             respond(.success(response))
         }
-        router.registerUnary("/etcdserverpb.Cluster/MemberList", Etcdserverpb_MemberListRequest.self) { [self] _, _, respond in
+        router.registerUnary("/etcdserverpb.Cluster/MemberList", Etcdserverpb_MemberListRequest.self) {
+            [self] _, _, respond in
             var member = Etcdserverpb_Member()
             member.id = identity.memberID
             member.name = identity.name

@@ -118,7 +118,9 @@ final class WatchService: Sendable {
     }
 
     /// Moves one watcher's deliveries onto the stream until it ends.
-    private func pump(_ watcher: Watcher, id: Int64, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+    private func pump(_ watcher: Watcher, id: Int64, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender)
+        async throws
+    {
         while let delivery = try await nextDelivery(watcher) {
             switch delivery {
             case .events(let revision, let events):

@@ -114,7 +114,7 @@ final class WatchStreamRegistry: Sendable {
     func takeProgressIfCaughtUp() -> Bool {
         state.withLock { state in
             guard state.progressRequested, !state.entries.isEmpty,
-                  state.entries.values.allSatisfy({ $0.watcher.isCaughtUp })
+                state.entries.values.allSatisfy({ $0.watcher.isCaughtUp })
             else { return false }
             state.progressRequested = false
             return true

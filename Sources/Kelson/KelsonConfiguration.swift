@@ -41,7 +41,7 @@ struct ListenAddress: Equatable {
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
-              (0...65535).contains(port)
+            (0...65535).contains(port)
         else {
             throw KelsonError("listen URL \(url) has no valid port (expected http://host:port)")
         }

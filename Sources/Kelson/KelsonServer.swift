@@ -20,8 +20,9 @@ public final class KelsonServer: Sendable {
         self.logger = logger
         let directory = configuration.resolvedDataDirectory
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw KelsonError("cannot create data directory \(directory): \(error.localizedDescription)")
         }
@@ -59,8 +60,9 @@ public final class KelsonServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {
         let group = ServiceGroup(
-            configuration: .init(services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

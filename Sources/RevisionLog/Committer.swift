@@ -76,7 +76,9 @@ final class Committer: @unchecked Sendable {
         }
         if queue.count >= configuration.maximumPendingWrites {
             condition.unlock()
-            write.completion(.failure(StoreError(.tooManyRequests, "write queue holds \(configuration.maximumPendingWrites) requests")))
+            write.completion(
+                .failure(
+                    StoreError(.tooManyRequests, "write queue holds \(configuration.maximumPendingWrites) requests")))
             return
         }
         queue.append(write)
@@ -135,7 +137,9 @@ final class Committer: @unchecked Sendable {
                             committed.append(CommittedRevision(revision: newRevision, changes: revisionWriter.changes))
                         }
                         outcomes.append(.success(outcome))
-                    } catch let error as StoreError where revisionWriter.changes.isEmpty && error.code != .backendFailure {
+                    } catch let error as StoreError
+                        where revisionWriter.changes.isEmpty && error.code != .backendFailure
+                    {
                         outcomes.append(.failure(error))
                     }
                 }
@@ -156,7 +160,8 @@ final class Committer: @unchecked Sendable {
         if !committed.isEmpty { onCommit(committed, revision) }
         for (write, outcome) in zip(group, outcomes) {
             if case .success(.compact(let result)) = outcome,
-               case .compact(let target, physical: true) = write.operation, compactedThrough < target {
+                case .compact(let target, physical: true) = write.operation, compactedThrough < target
+            {
                 physicalCompactionWaiters.append((target, write, result))
                 continue
             }

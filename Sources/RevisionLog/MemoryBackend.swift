@@ -47,7 +47,7 @@ public final class MemoryBackend: LogBackend {
             var examined = 0
             while position < state.log.count && examined < limit {
                 if let change = state.log[position], change.revision <= revision,
-                   change.kind == .delete || latest[change.keyValue.key] != position
+                    change.kind == .delete || latest[change.keyValue.key] != position
                 {
                     state.log[position] = nil
                 }

@@ -20,7 +20,8 @@ enum RangeExecution {
         }
 
         // Sorting or filtering needs every key; otherwise read one past the limit to learn `more`.
-        let hasFilters = request.minModRevision != 0 || request.maxModRevision != 0
+        let hasFilters =
+            request.minModRevision != 0 || request.maxModRevision != 0
             || request.minCreateRevision != 0 || request.maxCreateRevision != 0
         let readsEverything = request.sortOrder != .none || hasFilters
         let fetchLimit = (readsEverything || request.limit <= 0) ? 0 : Int(request.limit) + 1

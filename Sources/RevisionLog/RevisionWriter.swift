@@ -41,12 +41,16 @@ struct RevisionWriter {
     mutating func delete(_ request: DeleteRequest) throws -> DeleteResult {
         let existing = request.range.isEmpty ? [] : try reader.range(request.range, at: 0, limit: 0)
         for keyValue in existing {
-            try record(.delete, KeyValue(key: keyValue.key, createRevision: 0, modRevision: writeRevision,
-                                         version: 0, value: [], lease: 0), previous: keyValue)
+            try record(
+                .delete,
+                KeyValue(
+                    key: keyValue.key, createRevision: 0, modRevision: writeRevision,
+                    version: 0, value: [], lease: 0), previous: keyValue)
         }
         let revision = changes.isEmpty ? beginRevision : writeRevision
-        return DeleteResult(revision: revision, deleted: Int64(existing.count),
-                            previousKeyValues: request.previousKeyValues ? existing : [])
+        return DeleteResult(
+            revision: revision, deleted: Int64(existing.count),
+            previousKeyValues: request.previousKeyValues ? existing : [])
     }
 
     mutating func txn(_ request: TxnRequest) throws -> TxnResult {
@@ -64,8 +68,10 @@ struct RevisionWriter {
         for operation in succeeded ? request.success : request.failure {
             switch operation {
             case .range(let range):
-                results.append(.range(try RangeExecution.run(
-                    range, reader: reader, currentRevision: visibleRevision, compactRevision: compactRevision)))
+                results.append(
+                    .range(
+                        try RangeExecution.run(
+                            range, reader: reader, currentRevision: visibleRevision, compactRevision: compactRevision)))
             case .put(let put): results.append(.put(try applyPut(put)))
             case .delete(let delete): results.append(.delete(try self.delete(delete)))
             case .txn(let nested): results.append(.txn(try apply(nested, path: &path)))
@@ -151,7 +157,8 @@ enum TxnPath {
         let keyValues = compare.range.isEmpty ? [] : try reader.range(compare.range, at: 0, limit: 0)
         if keyValues.isEmpty {
             if case .value = compare.target { return false }
-            return holds(compare, for: KeyValue(key: [], createRevision: 0, modRevision: 0, version: 0, value: [], lease: 0))
+            return holds(
+                compare, for: KeyValue(key: [], createRevision: 0, modRevision: 0, version: 0, value: [], lease: 0))
         }
         return keyValues.allSatisfy { holds(compare, for: $0) }
     }

@@ -28,7 +28,9 @@ public final class Store: Sendable {
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
 
     /// Opens the store on `backend` and starts its committer thread.
-    public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger) throws {
+    public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger)
+        throws
+    {
         self.backend = backend
         self.configuration = configuration
         let owner = WeakStore()
@@ -125,7 +127,9 @@ public final class Store: Sendable {
         committer.submit(PendingWrite(operation: .put(request)) { completion($0.map { $0.put! }) })
     }
 
-    public func delete(_ request: DeleteRequest, completion: @escaping @Sendable (Result<DeleteResult, StoreError>) -> Void) {
+    public func delete(
+        _ request: DeleteRequest, completion: @escaping @Sendable (Result<DeleteResult, StoreError>) -> Void
+    ) {
         do throws(StoreError) { try RequestValidation.check(request) } catch { return completion(.failure(error)) }
         committer.submit(PendingWrite(operation: .delete(request)) { completion($0.map { $0.delete! }) })
     }
@@ -149,9 +153,10 @@ public final class Store: Sendable {
     public func compact(
         revision: Int64, physical: Bool, completion: @escaping @Sendable (Result<CompactResult, StoreError>) -> Void
     ) {
-        committer.submit(PendingWrite(operation: .compact(revision: revision, physical: physical)) {
-            completion($0.map { $0.compact! })
-        })
+        committer.submit(
+            PendingWrite(operation: .compact(revision: revision, physical: physical)) {
+                completion($0.map { $0.compact! })
+            })
     }
 
     private func readOnlyTxn(_ request: TxnRequest) throws(StoreError) -> TxnResult {
@@ -170,7 +175,8 @@ public final class Store: Sendable {
     }
 
     public func delete(_ request: DeleteRequest) async throws(StoreError) -> DeleteResult {
-        try await withCheckedContinuation { continuation in delete(request) { continuation.resume(returning: $0) } }.get()
+        try await withCheckedContinuation { continuation in delete(request) { continuation.resume(returning: $0) } }
+            .get()
     }
 
     public func txn(_ request: TxnRequest) async throws(StoreError) -> TxnResult {

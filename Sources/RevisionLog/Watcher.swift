@@ -95,8 +95,9 @@ public final class Watcher: Sendable {
     /// Reads one slice of the log. Returns a delivery, or nil when the slice had nothing for this
     /// watcher (the loop then looks again).
     private func catchUp(from: Int64) throws(StoreError) -> WatchDelivery? {
-        let replay = try hub.store.replay(from: from, limit: hub.catchUpBatchEvents,
-                                          previousValues: request.previousKeyValues)
+        let replay = try hub.store.replay(
+            from: from, limit: hub.catchUpBatchEvents,
+            previousValues: request.previousKeyValues)
         if from < replay.compactRevision {
             cancel()
             return .compacted(compactRevision: replay.compactRevision)

@@ -4,21 +4,21 @@ import Synchronization
 /// Compaction (etcd semantics §3.5): the point, its errors, and what history survives.
 let compactionCases: [ConformanceCase] = [
     ConformanceCase("compaction errors: twice, below the point, past the head") { store in
-        for index in 0..<5 { try await put(store, "k", "\(index)") }   // revs 2...6
+        for index in 0..<5 { try await put(store, "k", "\(index)") }  // revs 2...6
         try expectEqual(try await store.compact(revision: 4).revision, 6)
         try await expectRejected(store, .compacted) { try await store.compact(revision: 4) }
         try await expectRejected(store, .compacted) { try await store.compact(revision: 3) }
         try await expectRejected(store, .futureRevision) { try await store.compact(revision: 7) }
-        _ = try await store.compact(revision: 6)   // the current revision may be compacted
+        _ = try await store.compact(revision: 6)  // the current revision may be compacted
         try expectEqual(try store.revisions().compactRevision, 6)
         try expectEqual(store.revision, 6, "compaction adds no revision")
     },
     ConformanceCase("reads below the compaction point fail; at the point and above they succeed") { store in
-        try await put(store, "a", "1")      // 2
-        try await put(store, "a", "2")      // 3
-        try await put(store, "b", "1")      // 4
-        _ = try await store.delete(DeleteRequest(range: .single(bytes("b"))))   // 5
-        try await put(store, "a", "3")      // 6
+        try await put(store, "a", "1")  // 2
+        try await put(store, "a", "2")  // 3
+        try await put(store, "b", "1")  // 4
+        _ = try await store.delete(DeleteRequest(range: .single(bytes("b"))))  // 5
+        try await put(store, "a", "3")  // 6
         _ = try await store.compact(revision: 4, physical: true)
         var request = RangeRequest(range: .fromKey([0]))
         request.revision = 3
@@ -57,8 +57,11 @@ let compactionCases: [ConformanceCase] = [
     },
     ConformanceCase("changes() replays the log in revision order, never splitting a revision") { store in
         try await put(store, "a", "1")
-        _ = try await store.txn(TxnRequest(success: [.put(PutRequest(key: bytes("b"), value: [])),
-                                                     .put(PutRequest(key: bytes("c"), value: []))]))
+        _ = try await store.txn(
+            TxnRequest(success: [
+                .put(PutRequest(key: bytes("b"), value: [])),
+                .put(PutRequest(key: bytes("c"), value: [])),
+            ]))
         try await put(store, "a", "2")
         let all = try store.changes(from: 2, through: 4, limit: 100)
         try expectEqual(all.map(\.revision), [2, 3, 3, 4])

@@ -41,7 +41,8 @@ func expectEqual<Value: Equatable>(
 ) throws {
     if actual != expected {
         throw ConformanceFailure(
-            message: "\(what.isEmpty ? "" : what + ": ")expected \(expected), got \(actual)", location: "\(file):\(line)")
+            message: "\(what.isEmpty ? "" : what + ": ")expected \(expected), got \(actual)",
+            location: "\(file):\(line)")
     }
 }
 

@@ -14,8 +14,9 @@ let keyValueCases: [ConformanceCase] = [
         try expectEqual(try await put(store, "a", "1").revision, 2)
         try expectEqual(try await put(store, "a", "2").revision, 3)
         try expectEqual(try await put(store, "b", "1").revision, 4)
-        try expectEqual(try get(store, "a"),
-                        KeyValue(key: bytes("a"), createRevision: 2, modRevision: 3, version: 2, value: bytes("2"), lease: 0))
+        try expectEqual(
+            try get(store, "a"),
+            KeyValue(key: bytes("a"), createRevision: 2, modRevision: 3, version: 2, value: bytes("2"), lease: 0))
         // A put of an unchanged value still adds a revision and a version.
         try expectEqual(try await put(store, "a", "2").revision, 5)
         try expectEqual(try get(store, "a")?.version, 3)
@@ -29,8 +30,9 @@ let keyValueCases: [ConformanceCase] = [
         try expectEqual(deleted.revision, 4)
         try expectEqual(try get(store, "k"), nil)
         try await put(store, "k", "v3")
-        try expectEqual(try get(store, "k"),
-                        KeyValue(key: bytes("k"), createRevision: 5, modRevision: 5, version: 1, value: bytes("v3"), lease: 0))
+        try expectEqual(
+            try get(store, "k"),
+            KeyValue(key: bytes("k"), createRevision: 5, modRevision: 5, version: 1, value: bytes("v3"), lease: 0))
     },
     ConformanceCase("a delete that matches nothing adds no revision") { store in
         try await put(store, "a", "1")
@@ -44,14 +46,16 @@ let keyValueCases: [ConformanceCase] = [
         let result = try await store.delete(DeleteRequest(range: prefix("p/"), previousKeyValues: true))
         try expectEqual(result.deleted, 3)
         try expectEqual(result.revision, 6)
-        try expectEqual(result.previousKeyValues.map { String(decoding: $0.key, as: UTF8.self) }, ["p/a", "p/b", "p/c"])
+        try expectEqual(
+            result.previousKeyValues.map { String(decoding: $0.key, as: UTF8.self) }, ["p/a", "p/b", "p/c"])
         try expectEqual(result.previousKeyValues.first?.modRevision, 3)
         try expectEqual(keys(try store.range(RangeRequest(range: .fromKey([0])))), ["q"])
         let changes = try store.changes(from: 6, through: 6, limit: 100)
         try expectEqual(changes.map(\.kind), [.delete, .delete, .delete])
         try expectEqual(changes.map(\.subRevision), [0, 1, 2])
-        try expectEqual(changes[0].keyValue,
-                        KeyValue(key: bytes("p/a"), createRevision: 0, modRevision: 6, version: 0, value: [], lease: 0))
+        try expectEqual(
+            changes[0].keyValue,
+            KeyValue(key: bytes("p/a"), createRevision: 0, modRevision: 6, version: 0, value: [], lease: 0))
     },
     ConformanceCase("put returns the previous key-value only when asked") { store in
         try await put(store, "a", "1")

@@ -8,8 +8,9 @@ let rangeCases: [ConformanceCase] = [
         try expectEqual(keys(try store.range(RangeRequest(range: prefix("ab")))), ["ab", "abc"])
         try expectEqual(keys(try store.range(RangeRequest(range: .fromKey(bytes("ab"))))), ["ab", "abc", "b", "c"])
         try expectEqual(keys(try store.range(RangeRequest(range: .fromKey([0])))), ["a", "ab", "abc", "b", "c"])
-        try expectEqual(keys(try store.range(RangeRequest(range: .interval(start: bytes("ab"), end: bytes("b"))))),
-                        ["ab", "abc"])
+        try expectEqual(
+            keys(try store.range(RangeRequest(range: .interval(start: bytes("ab"), end: bytes("b"))))),
+            ["ab", "abc"])
         // key >= range_end is an empty range, not an error.
         let empty = try store.range(RangeRequest(range: .interval(start: bytes("c"), end: bytes("a"))))
         try expectEqual(empty.count, 0)
@@ -49,10 +50,10 @@ let rangeCases: [ConformanceCase] = [
     },
     ConformanceCase("sort by every target in both orders; a target without an order sorts ascending") { store in
         // Written so that key, value, create and mod orders all differ.
-        try await put(store, "b", "2")   // rev 2
-        try await put(store, "c", "1")   // rev 3
-        try await put(store, "a", "3")   // rev 4
-        try await put(store, "c", "9")   // rev 5: c version 2
+        try await put(store, "b", "2")  // rev 2
+        try await put(store, "c", "1")  // rev 3
+        try await put(store, "a", "3")  // rev 4
+        try await put(store, "c", "9")  // rev 5: c version 2
         func sorted(_ target: RangeRequest.SortTarget, _ order: RangeRequest.SortOrder) throws -> [String] {
             var request = RangeRequest(range: .fromKey([0]))
             request.sortTarget = target
@@ -78,8 +79,8 @@ let rangeCases: [ConformanceCase] = [
         try expectEqual(result.count, 3)
     },
     ConformanceCase("min/max revision filters narrow kvs but not count") { store in
-        for key in ["a", "b", "c", "d"] { try await put(store, key, key) }   // revs 2...5
-        try await put(store, "a", "again")                                 // rev 6
+        for key in ["a", "b", "c", "d"] { try await put(store, key, key) }  // revs 2...5
+        try await put(store, "a", "again")  // rev 6
         var request = RangeRequest(range: .fromKey([0]))
         request.minModRevision = 4
         var result = try store.range(request)
@@ -98,17 +99,19 @@ let rangeCases: [ConformanceCase] = [
         try expectEqual(keys(try store.range(request)), ["b", "c"])
     },
     ConformanceCase("historical reads return the state at that revision with the current header") { store in
-        try await put(store, "a", "1")                                      // 2
-        try await put(store, "b", "1")                                      // 3
-        try await put(store, "a", "2")                                      // 4
-        _ = try await store.delete(DeleteRequest(range: .single(bytes("b")))) // 5
-        try await put(store, "b", "3")                                      // 6
+        try await put(store, "a", "1")  // 2
+        try await put(store, "b", "1")  // 3
+        try await put(store, "a", "2")  // 4
+        _ = try await store.delete(DeleteRequest(range: .single(bytes("b"))))  // 5
+        try await put(store, "b", "3")  // 6
         func at(_ revision: Int64) throws -> [String] {
             var request = RangeRequest(range: .fromKey([0]))
             request.revision = revision
             let result = try store.range(request)
             try expectEqual(result.revision, 6, "header revision")
-            return result.keyValues.map { "\(String(decoding: $0.key, as: UTF8.self))=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)/\($0.version)" }
+            return result.keyValues.map {
+                "\(String(decoding: $0.key, as: UTF8.self))=\(String(decoding: $0.value, as: UTF8.self))@\($0.createRevision)/\($0.modRevision)/\($0.version)"
+            }
         }
         try expectEqual(try at(1), [])
         try expectEqual(try at(2), ["a=1@2/2/1"])
@@ -135,7 +138,7 @@ let rangeCases: [ConformanceCase] = [
         var request = RangeRequest(range: .single(bytes("a")))
         request.revision = 3
         try await expectRejected(store, .futureRevision) { try store.range(request) }
-        request.revision = -7   // negative reads the head, like etcd
+        request.revision = -7  // negative reads the head, like etcd
         try expectEqual(try store.range(request).keyValues.count, 1)
     },
 ]

@@ -11,8 +11,8 @@ private func putOperation(_ key: String, _ value: String = "v") -> TxnOperation 
 /// Txn: compares, branches, nesting, revision rules and request checks (etcd semantics §3.4).
 let transactionCases: [ConformanceCase] = [
     ConformanceCase("every compare target and operator, on present and missing keys") { store in
-        try await put(store, "k", "m")          // rev 2
-        try await put(store, "k", "n")          // rev 3: version 2, create 2, mod 3
+        try await put(store, "k", "m")  // rev 2
+        try await put(store, "k", "n")  // rev 3: version 2, create 2, mod 3
         let holding: [Compare] = [
             compare("k", .version(2), .equal), compare("k", .version(1), .greater), compare("k", .version(3), .less),
             compare("k", .version(1), .notEqual), compare("k", .createRevision(2), .equal),
@@ -44,11 +44,14 @@ let transactionCases: [ConformanceCase] = [
         try await put(store, "r/b", "1")
         try await put(store, "r/b", "2")
         let range = prefix("r/")
-        var result = try await store.txn(TxnRequest(compares: [Compare(range: range, target: .version(0), comparison: .greater)]))
+        var result = try await store.txn(
+            TxnRequest(compares: [Compare(range: range, target: .version(0), comparison: .greater)]))
         try expect(result.succeeded, "all versions > 0")
-        result = try await store.txn(TxnRequest(compares: [Compare(range: range, target: .version(1), comparison: .equal)]))
+        result = try await store.txn(
+            TxnRequest(compares: [Compare(range: range, target: .version(1), comparison: .equal)]))
         try expect(!result.succeeded, "r/b has version 2")
-        result = try await store.txn(TxnRequest(compares: [Compare(range: prefix("none/"), target: .modRevision(0), comparison: .equal)]))
+        result = try await store.txn(
+            TxnRequest(compares: [Compare(range: prefix("none/"), target: .modRevision(0), comparison: .equal)]))
         try expect(result.succeeded, "an empty range compares as a zero KeyValue")
     },
     ConformanceCase("the taken branch runs; a write txn adds one revision equal to its puts' mod revision") { store in
@@ -61,12 +64,16 @@ let transactionCases: [ConformanceCase] = [
         try expectEqual(result.revision, 2)
         try expectEqual(try get(store, "obj")?.modRevision, 2)
         try expectEqual(try get(store, "other")?.modRevision, 2)
-        guard case .put(let first) = result.results[0] else { throw ConformanceFailure(message: "put result", location: "") }
+        guard case .put(let first) = result.results[0] else {
+            throw ConformanceFailure(message: "put result", location: "")
+        }
         try expectEqual(first.revision, 2)
         result = try await store.txn(create)
         try expect(!result.succeeded, "second create fails")
         try expectEqual(result.revision, 2)
-        guard case .range(let current) = result.results[0] else { throw ConformanceFailure(message: "range result", location: "") }
+        guard case .range(let current) = result.results[0] else {
+            throw ConformanceFailure(message: "range result", location: "")
+        }
         try expectEqual(current.keyValues.first?.value, bytes("v1"))
         // A write txn whose ops delete nothing adds no revision.
         result = try await store.txn(TxnRequest(success: [.delete(DeleteRequest(range: .single(bytes("absent"))))]))
@@ -78,14 +85,20 @@ let transactionCases: [ConformanceCase] = [
         let request = TxnRequest(success: [
             putOperation("a", "new"),
             .range(RangeRequest(range: .single(bytes("a")))),
-            .txn(TxnRequest(compares: [compare("a", .value(bytes("old")), .equal)],
-                            success: [putOperation("saw-old")], failure: [putOperation("saw-new")])),
+            .txn(
+                TxnRequest(
+                    compares: [compare("a", .value(bytes("old")), .equal)],
+                    success: [putOperation("saw-old")], failure: [putOperation("saw-new")])),
         ])
         let result = try await store.txn(request)
-        guard case .range(let range) = result.results[1] else { throw ConformanceFailure(message: "range", location: "") }
+        guard case .range(let range) = result.results[1] else {
+            throw ConformanceFailure(message: "range", location: "")
+        }
         try expectEqual(range.keyValues.first?.value, bytes("new"))
         try expectEqual(range.revision, 3, "range header inside a write txn")
-        guard case .txn(let nested) = result.results[2] else { throw ConformanceFailure(message: "nested", location: "") }
+        guard case .txn(let nested) = result.results[2] else {
+            throw ConformanceFailure(message: "nested", location: "")
+        }
         try expect(nested.succeeded, "nested compare sees the snapshot before the txn")
         try expect(try get(store, "saw-old") != nil, "then-branch of nested txn ran")
         try expectEqual(try get(store, "saw-old")?.modRevision, 3)
@@ -102,7 +115,9 @@ let transactionCases: [ConformanceCase] = [
         let parent = TxnRequest(success: (0..<28).map { putOperation("p\($0)") } + [.txn(nested)])
         try await expectRejected(store, .tooManyOperations) { try await store.txn(parent) }
         _ = try await store.txn(TxnRequest(success: (0..<128).map { putOperation("k\($0)") }))
-        try await expectRejected(store, .emptyKey) { try await store.txn(TxnRequest(compares: [compare("", .version(0), .equal)])) }
+        try await expectRejected(store, .emptyKey) {
+            try await store.txn(TxnRequest(compares: [compare("", .version(0), .equal)]))
+        }
         try await expectRejected(store, .emptyKey) { try await store.txn(TxnRequest(failure: [putOperation("")])) }
         try await expectRejected(store, .keyNotFound) { try await store.txn(TxnRequest(success: [.empty])) }
     },
@@ -110,7 +125,8 @@ let transactionCases: [ConformanceCase] = [
         let put = putOperation("abc", "def")
         let deleteKey = TxnOperation.delete(DeleteRequest(range: .single(bytes("abc"))))
         let deleteInRange = TxnOperation.delete(DeleteRequest(range: .interval(start: bytes("a"), end: bytes("b"))))
-        let deleteOutOfRange = TxnOperation.delete(DeleteRequest(range: .interval(start: bytes("abb"), end: bytes("abc"))))
+        let deleteOutOfRange = TxnOperation.delete(
+            DeleteRequest(range: .interval(start: bytes("abb"), end: bytes("abc"))))
         let nestedDelete = TxnOperation.txn(TxnRequest(success: [deleteInRange]))
         let nestedDeleteTwoSided = TxnOperation.txn(TxnRequest(success: [deleteInRange], failure: [deleteInRange]))
         let nestedPut = TxnOperation.txn(TxnRequest(success: [put]))
@@ -137,7 +153,8 @@ let transactionCases: [ConformanceCase] = [
             try await store.txn(TxnRequest(success: [putOperation("b"), .put(ignoring)]))
         }
         try await expectRejected(store, .leaseNotFound) {
-            try await store.txn(TxnRequest(success: [putOperation("b"), .put(PutRequest(key: bytes("c"), value: [], lease: 7))]))
+            try await store.txn(
+                TxnRequest(success: [putOperation("b"), .put(PutRequest(key: bytes("c"), value: [], lease: 7))]))
         }
         var future = RangeRequest(range: .single(bytes("a")))
         future.revision = 99
@@ -145,8 +162,9 @@ let transactionCases: [ConformanceCase] = [
             try await store.txn(TxnRequest(success: [putOperation("b"), .range(future)]))
         }
         // The branch not taken is not checked.
-        let result = try await store.txn(TxnRequest(
-            compares: [compare("a", .version(1), .equal)], success: [putOperation("b")], failure: [.put(ignoring)]))
+        let result = try await store.txn(
+            TxnRequest(
+                compares: [compare("a", .version(1), .equal)], success: [putOperation("b")], failure: [.put(ignoring)]))
         try expect(result.succeeded, "then-branch taken")
     },
 ]

@@ -33,15 +33,18 @@ let watchCases: [ConformanceCase] = [
         defer { watcher.cancel() }
         try await put(store, "w/a", "1")
         try await put(store, "other", "x")
-        _ = try await store.txn(TxnRequest(success: [.put(PutRequest(key: bytes("w/b"), value: [])),
-                                                     .delete(DeleteRequest(range: .single(bytes("w/a"))))]))
+        _ = try await store.txn(
+            TxnRequest(success: [
+                .put(PutRequest(key: bytes("w/b"), value: [])),
+                .delete(DeleteRequest(range: .single(bytes("w/a")))),
+            ]))
         let batches = try await collect(watcher, events: 3)
         try expectEqual(batches.map(\.revision), [2, 4])
         try expectEqual(batches.flatMap { describe($0.events) }, ["PUT w/a@2", "PUT w/b@4", "DEL w/a@4"])
         try expect(watcher.isCaughtUp, "caught up after draining")
     },
     ConformanceCase("a start in the past replays the log, then continues live without gap or duplicate") { store in
-        for index in 0..<10 { try await put(store, "k", "\(index)") }   // revs 2...11
+        for index in 0..<10 { try await put(store, "k", "\(index)") }  // revs 2...11
         let hub = WatchHub(store: store)
         var request = WatchRequest(range: .single(bytes("k")))
         request.startRevision = 5
@@ -84,7 +87,8 @@ let watchCases: [ConformanceCase] = [
         try expectEqual(try await collect(deletes, events: 1).flatMap { describe($0.events) }, ["DEL a@3"])
         try expectEqual(try await collect(puts, events: 2).flatMap { describe($0.events) }, ["PUT a@2", "PUT b@4"])
     },
-    ConformanceCase("a start below the compaction point is refused; compaction during catch-up ends the watcher") { store in
+    ConformanceCase("a start below the compaction point is refused; compaction during catch-up ends the watcher") {
+        store in
         for index in 0..<10 { try await put(store, "c", "\(index)") }
         _ = try await store.compact(revision: 6, physical: true)
         let hub = WatchHub(store: store)
@@ -113,7 +117,8 @@ let watchCases: [ConformanceCase] = [
         defer { watcher.cancel() }
         let total = 600
         for index in 0..<total {
-            _ = try await store.txn(TxnRequest(success: [.put(PutRequest(key: bytes("s/\(index % 7)"), value: bytes("\(index)")))]))
+            _ = try await store.txn(
+                TxnRequest(success: [.put(PutRequest(key: bytes("s/\(index % 7)"), value: bytes("\(index)")))]))
         }
         let batches = try await collect(watcher, events: total)
         let revisions = batches.flatMap { $0.events.map(\.keyValue.modRevision) }
@@ -121,6 +126,7 @@ let watchCases: [ConformanceCase] = [
         // Headers never go backwards.
         try expectEqual(batches.map(\.revision), batches.map(\.revision).sorted())
         try await put(store, "s/live", "x")
-        try expectEqual(try await collect(watcher, events: 1).flatMap { describe($0.events) }, ["PUT s/live@\(total + 2)"])
+        try expectEqual(
+            try await collect(watcher, events: 1).flatMap { describe($0.events) }, ["PUT s/live@\(total + 2)"])
     },
 ]

@@ -69,14 +69,15 @@ public final class SQLiteBackend: LogBackend {
     public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
         try withWriter { connection in
             guard let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
-                  cursor < lastID
+                cursor < lastID
             else { return nil }
             let upper = min(cursor + Int64(limit), lastID)
             try connection.execute("BEGIN IMMEDIATE")
             do {
                 // A row is history once it is a tombstone or a later row of its key exists at or
                 // below the compaction revision; the latest put of each key stays readable.
-                let delete = try connection.statement("""
+                let delete = try connection.statement(
+                    """
                     DELETE FROM kv_log WHERE id IN (
                       SELECT a.id FROM kv_log a WHERE a.id > ?1 AND a.id <= ?2 AND a.revision <= ?3
                       AND (a.deleted = 1 OR EXISTS (

@@ -13,7 +13,8 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
 
     init(path: String, readOnly: Bool) throws(StoreError) {
         self.path = path
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX
         var opened: OpaquePointer?
         let status = sqlite3_open_v2(path, &opened, flags, nil)
@@ -64,9 +65,10 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
         guard let handle else { throw StoreError.stopped }
         var prepared: OpaquePointer?
         guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
-              let prepared
+            let prepared
         else {
-            throw StoreError(.backendFailure, "SQLite prepare failed: \(String(cString: sqlite3_errmsg(handle))) (\(sql))")
+            throw StoreError(
+                .backendFailure, "SQLite prepare failed: \(String(cString: sqlite3_errmsg(handle))) (\(sql))")
         }
         let statement = Statement(prepared, connection: handle)
         statements[sql] = statement

@@ -28,7 +28,8 @@ final class SQLiteView: BackendWriter {
             statement.bind(1, key)
             return try statement.step() ? Self.keyValue(statement) : nil
         }
-        let statement = try connection.statement("""
+        let statement = try connection.statement(
+            """
             SELECT \(Self.logColumns), l.deleted FROM kv_log l WHERE l.key = ?1 AND l.revision <= ?2
             ORDER BY l.revision DESC, l.id DESC LIMIT 1
             """)
@@ -47,7 +48,8 @@ final class SQLiteView: BackendWriter {
             statement = try connection.statement(
                 "SELECT \(Self.liveColumns) FROM kv_live WHERE \(keyCondition) ORDER BY key LIMIT ?4")
         } else {
-            statement = try connection.statement("""
+            statement = try connection.statement(
+                """
                 SELECT \(Self.logColumns) FROM kv_log l
                 JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
                   ON l.id = m.id
@@ -69,7 +71,8 @@ final class SQLiteView: BackendWriter {
         if revision == 0 {
             statement = try connection.statement("SELECT count(*) FROM kv_live WHERE \(keyCondition)")
         } else {
-            statement = try connection.statement("""
+            statement = try connection.statement(
+                """
                 SELECT count(*) FROM kv_log l
                 JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
                   ON l.id = m.id
@@ -83,7 +86,8 @@ final class SQLiteView: BackendWriter {
     }
 
     func changes(from: Int64, through: Int64, limit: Int) throws -> [Change] {
-        let statement = try connection.statement("""
+        let statement = try connection.statement(
+            """
             SELECT revision, sub_revision, key, deleted, create_revision, version, lease, value FROM kv_log
             WHERE revision >= ?1 AND revision <= ?2 ORDER BY revision, sub_revision LIMIT ?3
             """)
@@ -94,7 +98,8 @@ final class SQLiteView: BackendWriter {
         while try statement.step() { result.append(Self.change(statement)) }
         // Never split a revision: finish the last one even past the limit.
         if result.count >= limit, let last = result.last {
-            let rest = try connection.statement("""
+            let rest = try connection.statement(
+                """
                 SELECT revision, sub_revision, key, deleted, create_revision, version, lease, value FROM kv_log
                 WHERE revision = ?1 AND sub_revision > ?2 ORDER BY sub_revision
                 """)
@@ -107,7 +112,8 @@ final class SQLiteView: BackendWriter {
 
     func append(_ change: Change) throws {
         let keyValue = change.keyValue
-        let log = try connection.statement("""
+        let log = try connection.statement(
+            """
             INSERT INTO kv_log (revision, sub_revision, key, deleted, create_revision, version, lease, value)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """)
@@ -122,7 +128,8 @@ final class SQLiteView: BackendWriter {
         try log.run()
         switch change.kind {
         case .put:
-            let live = try connection.statement("""
+            let live = try connection.statement(
+                """
                 INSERT OR REPLACE INTO kv_live (key, create_revision, mod_revision, version, lease, value)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                 """)
@@ -157,16 +164,19 @@ final class SQLiteView: BackendWriter {
 
     /// Columns: key, create_revision, mod_revision, version, value, lease.
     private static func keyValue(_ statement: Statement) -> KeyValue {
-        KeyValue(key: statement.bytes(0), createRevision: statement.int64(1), modRevision: statement.int64(2),
-                 version: statement.int64(3), value: statement.bytes(4), lease: statement.int64(5))
+        KeyValue(
+            key: statement.bytes(0), createRevision: statement.int64(1), modRevision: statement.int64(2),
+            version: statement.int64(3), value: statement.bytes(4), lease: statement.int64(5))
     }
 
     /// Columns: revision, sub_revision, key, deleted, create_revision, version, lease, value.
     private static func change(_ statement: Statement) -> Change {
-        let keyValue = KeyValue(key: statement.bytes(2), createRevision: statement.int64(4),
-                                modRevision: statement.int64(0), version: statement.int64(5),
-                                value: statement.bytes(7), lease: statement.int64(6))
-        return Change(kind: statement.int64(3) == 1 ? .delete : .put, keyValue: keyValue,
-                      subRevision: statement.int64(1))
+        let keyValue = KeyValue(
+            key: statement.bytes(2), createRevision: statement.int64(4),
+            modRevision: statement.int64(0), version: statement.int64(5),
+            value: statement.bytes(7), lease: statement.int64(6))
+        return Change(
+            kind: statement.int64(3) == 1 ? .delete : .put, keyValue: keyValue,
+            subRevision: statement.int64(1))
     }
 }

@@ -61,7 +61,10 @@ enum Schema {
     static func migrate(_ connection: SQLiteConnection) throws(StoreError) {
         let found = try connection.integer("PRAGMA user_version") ?? 0
         if found > currentVersion {
-            throw StoreError(.corrupt, "\(connection.path) has schema version \(found); this Kelson understands up to \(currentVersion). Use a newer Kelson.")
+            throw StoreError(
+                .corrupt,
+                "\(connection.path) has schema version \(found); this Kelson understands up to \(currentVersion). Use a newer Kelson."
+            )
         }
         for version in Int(found)..<migrations.count {
             try connection.execute("BEGIN IMMEDIATE")

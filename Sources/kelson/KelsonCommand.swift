@@ -27,10 +27,13 @@ struct EtcdCommand: AsyncParsableCommand {
     @Option(name: .customLong("listen-client-urls"), help: "Comma-separated URLs to listen on for client traffic.")
     var listenClientURLs = "http://127.0.0.1:2379"
 
-    @Option(name: .customLong("advertise-client-urls"), help: "Comma-separated client URLs to advertise (default: the listen URLs).")
+    @Option(
+        name: .customLong("advertise-client-urls"),
+        help: "Comma-separated client URLs to advertise (default: the listen URLs).")
     var advertiseClientURLs: String?
 
-    @Option(name: .customLong("max-request-bytes"), help: "Maximum client request size in bytes the server will accept.")
+    @Option(
+        name: .customLong("max-request-bytes"), help: "Maximum client request size in bytes the server will accept.")
     var maximumRequestBytes = 1_572_864
 
     @Option(name: .customLong("max-txn-ops"), help: "Maximum number of operations permitted in a transaction.")
@@ -59,10 +62,12 @@ struct EtcdCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "kelson")
         let server = try KelsonServer(configuration: configuration, logger: logger)
-        logger.info("starting kelson etcd", metadata: [
-            "name": "\(configuration.name)", "data-dir": "\(configuration.resolvedDataDirectory)",
-            "revision": "\(server.store.revision)",
-        ])
+        logger.info(
+            "starting kelson etcd",
+            metadata: [
+                "name": "\(configuration.name)", "data-dir": "\(configuration.resolvedDataDirectory)",
+                "revision": "\(server.store.revision)",
+            ])
         try await server.run()
     }
 

@@ -54,8 +54,10 @@ struct WatchStreamClient {
         iterator = stream.responses.makeAsyncIterator()
     }
 
-    func create(_ key: String, prefix: Bool = false, startRevision: Int64 = 0,
-                configure: (inout Etcdserverpb_WatchCreateRequest) -> Void = { _ in }) async throws {
+    func create(
+        _ key: String, prefix: Bool = false, startRevision: Int64 = 0,
+        configure: (inout Etcdserverpb_WatchCreateRequest) -> Void = { _ in }
+    ) async throws {
         var create = Etcdserverpb_WatchCreateRequest()
         create.key = Data(key.utf8)
         if prefix { create.rangeEnd = Data(KeyRange.prefixEnd(Array(key.utf8))) }
@@ -107,7 +109,11 @@ struct WatchStreamTests {
         var progress: Etcdserverpb_WatchResponse?
         while progress == nil {
             let response = try await watch.next()
-            if response.watchID == -1 && response.events.isEmpty { progress = response } else { events += response.events.count }
+            if response.watchID == -1 && response.events.isEmpty {
+                progress = response
+            } else {
+                events += response.events.count
+            }
         }
         // The answer comes only after all 50 replayed events, with the head revision.
         #expect(events == 50)
@@ -178,9 +184,11 @@ struct WatchStreamTests {
         try await watch.create("big/", prefix: true, configure: { $0.fragment = true })
         #expect(try await watch.next().created)
         let value = String(repeating: "x", count: 200_000)
-        _ = try await served.store.txn(TxnRequest(success: (0..<12).map { index in
-            .put(PutRequest(key: Array("big/\(index)".utf8), value: Array(value.utf8)))
-        }))
+        _ = try await served.store.txn(
+            TxnRequest(
+                success: (0..<12).map { index in
+                    .put(PutRequest(key: Array("big/\(index)".utf8), value: Array(value.utf8)))
+                }))
         var parts: [Etcdserverpb_WatchResponse] = []
         repeat { parts.append(try await watch.next()) } while parts.last?.fragment == true
         #expect(parts.count > 1)

@@ -73,9 +73,11 @@ struct SQLiteStorageTests {
         let store = try openStore(directory)
         defer { store.close() }
         for round in 0..<200 {
-            _ = try await store.txn(TxnRequest(success: (0..<5).map { key in
-                .put(PutRequest(key: Array("h\(key)".utf8), value: Array("\(round)".utf8)))
-            }))
+            _ = try await store.txn(
+                TxnRequest(
+                    success: (0..<5).map { key in
+                        .put(PutRequest(key: Array("h\(key)".utf8), value: Array("\(round)".utf8)))
+                    }))
         }
         var handle: OpaquePointer?
         sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READONLY, nil)
@@ -83,7 +85,9 @@ struct SQLiteStorageTests {
         #expect(queryText(handle, "SELECT count(*) FROM kv_log") == "1000")
         #expect(queryText(handle, "SELECT count(*) FROM kv_live") == "5")
         // The query plan of a head range touches kv_live only.
-        let plan = queryText(handle, "EXPLAIN QUERY PLAN SELECT key FROM kv_live WHERE key >= x'68' AND key < x'69' ORDER BY key", column: 3)
+        let plan = queryText(
+            handle, "EXPLAIN QUERY PLAN SELECT key FROM kv_live WHERE key >= x'68' AND key < x'69' ORDER BY key",
+            column: 3)
         #expect(plan?.contains("kv_live") == true)
         let result = try store.range(RangeRequest(range: .interval(start: Array("h".utf8), end: Array("i".utf8))))
         #expect(result.count == 5)
@@ -94,7 +98,9 @@ struct SQLiteStorageTests {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { return nil }
         defer { sqlite3_finalize(statement) }
-        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, column) else { return nil }
+        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, column) else {
+            return nil
+        }
         return String(cString: text)
     }
 }

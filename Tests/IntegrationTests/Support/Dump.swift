@@ -17,8 +17,8 @@ struct StoreDump: Equatable, CustomStringConvertible {
     static func read(_ server: ServerProcess) throws -> StoreDump {
         let result = try Etcdctl.run(endpoint: server.endpoint, ["get", "", "--prefix", "-w", "json"])
         guard result.exitCode == 0, let object = JSONNormalizer.object(result.stdout),
-              let header = object["header"] as? [String: Any],
-              let revision = (header["revision"] as? NSNumber)?.intValue
+            let header = object["header"] as? [String: Any],
+            let revision = (header["revision"] as? NSNumber)?.intValue
         else {
             throw HarnessError("could not dump \(server.name) on \(server.endpoint): \(result)")
         }
@@ -41,6 +41,7 @@ struct StoreDump: Equatable, CustomStringConvertible {
 /// The header revision of a `-w json` answer.
 func headerRevision(_ result: EtcdctlResult) -> Int? {
     guard let object = JSONNormalizer.object(result.stdout),
-          let header = object["header"] as? [String: Any] else { return nil }
+        let header = object["header"] as? [String: Any]
+    else { return nil }
     return (header["revision"] as? NSNumber)?.intValue
 }

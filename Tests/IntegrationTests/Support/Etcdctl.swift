@@ -46,11 +46,12 @@ enum Etcdctl {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Locations.etcdctl)
-        process.arguments = [
-            "--endpoints", endpoint,
-            "--command-timeout=\(commandTimeout)",
-            "--dial-timeout=\(dialTimeout)",
-        ] + arguments
+        process.arguments =
+            [
+                "--endpoints", endpoint,
+                "--command-timeout=\(commandTimeout)",
+                "--dial-timeout=\(dialTimeout)",
+            ] + arguments
         // A clean environment: no stray ETCDCTL_* settings from the developer's shell.
         var environment = ["ETCDCTL_API": "3"]
         for name in ["PATH", "HOME", "TMPDIR", "LANG"] {
@@ -103,8 +104,9 @@ final class RunningEtcdctl {
         }
         process.waitUntilExit()
         let stdout = FileManager.default.contents(atPath: scratch.appendingPathComponent("stdout").path) ?? Data()
-        var stderr = String(decoding:
-            FileManager.default.contents(atPath: scratch.appendingPathComponent("stderr").path) ?? Data(),
+        var stderr = String(
+            decoding:
+                FileManager.default.contents(atPath: scratch.appendingPathComponent("stderr").path) ?? Data(),
             as: UTF8.self)
         try? FileManager.default.removeItem(at: scratch)
         if timedOut { stderr += "\n[harness: etcdctl killed after \(Int(watchdog)) s]" }

@@ -10,11 +10,14 @@ enum JSONNormalizer {
     static func canonicalJSON(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let first = trimmed.first, first == "{" || first == "[" else { return nil }
-        guard let object = try? JSONSerialization.jsonObject(
-            with: Data(trimmed.utf8), options: [.fragmentsAllowed]) else { return nil }
+        guard
+            let object = try? JSONSerialization.jsonObject(
+                with: Data(trimmed.utf8), options: [.fragmentsAllowed])
+        else { return nil }
         let stripped = strip(object)
-        guard let data = try? JSONSerialization.data(
-            withJSONObject: stripped, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: stripped, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
         else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
@@ -77,7 +80,8 @@ extension String {
     func trimmingTrailingWhitespace() -> String {
         var end = endIndex
         while end > startIndex, let scalar = self[index(before: end)].unicodeScalars.first,
-              CharacterSet.whitespacesAndNewlines.contains(scalar) {
+            CharacterSet.whitespacesAndNewlines.contains(scalar)
+        {
             end = index(before: end)
         }
         return String(self[startIndex..<end])

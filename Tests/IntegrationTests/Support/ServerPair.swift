@@ -108,14 +108,16 @@ final class ServerPair {
 
         switch expectation {
         case .success where expected.exitCode != 0:
-            Issue.record("""
+            Issue.record(
+                """
                 test-case self-check: reference etcd was expected to succeed
                 \(command)
                 --- etcd ---
                 \(referenceOutcome)
                 """, sourceLocation: sourceLocation)
         case .failure(let text) where expected.exitCode == 0 || !expected.stderr.contains(text):
-            Issue.record("""
+            Issue.record(
+                """
                 test-case self-check: reference etcd was expected to fail with "\(text)"
                 \(command)
                 --- etcd ---
@@ -126,7 +128,8 @@ final class ServerPair {
         }
 
         if referenceOutcome != candidateOutcome {
-            Issue.record("""
+            Issue.record(
+                """
                 etcd and \(candidate.name) differ
                 \(command)
                 --- etcd ---

@@ -3,9 +3,9 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A failure of the harness itself (missing binary, server that never became ready, ...).
@@ -18,9 +18,9 @@ struct HarnessError: Error, CustomStringConvertible {
 /// `kill(2)`; named differently so it does not clash with `ServerProcess.kill(signal:)`.
 func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 {
     #if canImport(Glibc)
-    return Glibc.kill(pid, signal)
+        return Glibc.kill(pid, signal)
     #else
-    return Darwin.kill(pid, signal)
+        return Darwin.kill(pid, signal)
     #endif
 }
 
@@ -81,9 +81,9 @@ enum LoopbackPorts {
 
     private static func bindEphemeral() throws -> Int {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
         defer { close(fd) }
@@ -207,8 +207,9 @@ class ServerProcess {
         var last: EtcdctlResult?
         while Date() < deadline {
             guard isRunning else {
-                expectingExit = true    // reported here; `stop()` need not report it again
-                throw HarnessError("""
+                expectingExit = true  // reported here; `stop()` need not report it again
+                throw HarnessError(
+                    """
                     \(name) exited with status \(process?.terminationStatus ?? -1) before becoming ready
                     --- \(logURL.path) (tail) ---
                     \(logTail())
@@ -222,7 +223,8 @@ class ServerProcess {
         }
         let tail = logTail()
         stop()
-        throw HarnessError("""
+        throw HarnessError(
+            """
             \(name) on \(endpoint) not ready after \(Int(timeout)) s; last health check: \
             exit \(last?.exitCode ?? -1), \(last?.stderr ?? "")
             --- server log (tail) ---
@@ -282,7 +284,8 @@ class ServerProcess {
     func reportIfDied(sourceLocation: SourceLocation = #_sourceLocation) {
         guard !stopped, let process, !process.isRunning, !expectingExit, !deathReported else { return }
         deathReported = true
-        Issue.record("""
+        Issue.record(
+            """
             \(name) on \(endpoint) died during the test (\(exitSummary))
             --- \(logURL.path) (tail) ---
             \(logTail())
