@@ -125,7 +125,7 @@ struct UnaryCallTests {
                     _ = try await client.unary("/test.Slow/Never", request: [1], timeout: .milliseconds(200))
                 }
                 #expect(status == GRPCStatus(code: .deadlineExceeded, message: "context deadline exceeded"))
-                #expect(ContinuousClock.now - started < .seconds(2))
+                #expect(ContinuousClock.now - started < .seconds(10))  // generous: CI machines are busy
                 let call = try #require(pending.value)
                 #expect(call.deadline != nil)
                 #expect(await eventually { call.isCancelled })
@@ -210,13 +210,53 @@ struct UnaryCallTests {
         }
     }
 
+    @Test func clientReceiveLimitLikeGrpcGo() async throws {
+        try await withServer(routes: registerEcho) { _, port in
+            try await withClient(port: port, configure: { $0.maxReceiveMessageBytes = 1000 }) { client in
+                let status = await expectStatus { _ = try await client.unary("/test.Echo/Unary", request: bytes(2000)) }
+                #expect(
+                    status
+                        == GRPCStatus(
+                            code: .resourceExhausted, message: "grpc: received message larger than max (2000 vs. 1000)")
+                )
+                let small = try await client.unary("/test.Echo/Unary", request: bytes(10))
+                #expect(small == bytes(10))
+            }
+        }
+    }
+
+    @Test func clientQueuesCallsBeyondServerStreamLimit() async throws {
+        try await withServer(
+            configure: { $0.maxConcurrentStreamsPerConnection = 2 },
+            routes: { router in
+                router.registerUnary("/test.Slow/Echo") { call in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) {
+                        call.respond(.success(call.request))
+                    }
+                }
+            }
+        ) { _, port in
+            try await withClient(port: port) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<20 {
+                        group.addTask {
+                            let response = try await client.unary("/test.Slow/Echo", request: [UInt8(index)])
+                            #expect(response == [UInt8(index)])
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
     @Test func keepalivePingsKeepConnectionUsable() async throws {
         try await withServer(routes: registerEcho) { _, port in
             try await withClient(
                 port: port,
                 configure: {
                     $0.keepaliveInterval = .milliseconds(20)
-                    $0.keepaliveTimeout = .seconds(1)
+                    $0.keepaliveTimeout = .seconds(3)
                 }
             ) { client in
                 for index in 0..<10 {
