@@ -56,10 +56,10 @@ struct RevisionWriter {
     mutating func txn(_ request: TxnRequest) throws -> TxnResult {
         // Every compare, nested ones included, sees the state before any op runs.
         let path = try TxnPath.compute(request, reader: reader)
-        try checkTakenBranch(request, path: path)
-        var cursor = path[...]
-        let result = try apply(request, path: &cursor)
-        return result
+        var checkCursor = path[...]
+        try check(request, path: &checkCursor)
+        var applyCursor = path[...]
+        return try apply(request, path: &applyCursor)
     }
 
     private mutating func apply(_ request: TxnRequest, path: inout ArraySlice<Bool>) throws -> TxnResult {
@@ -83,11 +83,6 @@ struct RevisionWriter {
 
     /// etcd's `checkRequests` over the branch the compares chose: lease existence and `ignore_*`
     /// targets for puts, and revision bounds for ranges, against the state before the txn.
-    private func checkTakenBranch(_ request: TxnRequest, path: [Bool]) throws {
-        var cursor = path[...]
-        try check(request, path: &cursor)
-    }
-
     private func check(_ request: TxnRequest, path: inout ArraySlice<Bool>) throws {
         let succeeded = path.removeFirst()
         for operation in succeeded ? request.success : request.failure {

@@ -84,7 +84,7 @@ public final class WatchHub: Sendable {
             defer { state.waiter = nil }
             return state.waiter
         }
-        watcher.wake(waiter)
+        waiter?.resume()
     }
 
     /// After a log read that covered everything up to `readThrough`: advance the watcher and, if

@@ -131,5 +131,4 @@ public final class Watcher: Sendable {
         hub.remove(self)
     }
 
-    func wake(_ waiter: CheckedContinuation<Void, Never>?) { waiter?.resume() }
 }
