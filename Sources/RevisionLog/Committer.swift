@@ -1,6 +1,10 @@
 import Foundation
 import Logging
 
+/// A metadata update: from the stored value (nil = none) to the value to store and the caller's
+/// result. A failed result writes nothing and reaches the caller as it is.
+typealias MetadataUpdate = @Sendable ([UInt8]?) -> (value: [UInt8]?, result: Result<any Sendable, any Error>)
+
 /// A write waiting for the committer, with the closure that acknowledges it.
 struct PendingWrite: Sendable {
     enum Operation: Sendable {
@@ -8,12 +12,19 @@ struct PendingWrite: Sendable {
         case delete(DeleteRequest)
         case txn(TxnRequest)
         case compact(revision: Int64, physical: Bool)
+        case grantLease(LeaseRecord)
+        case revokeLease(Int64)
+        case updateMetadata(name: String, MetadataUpdate)
     }
     enum Outcome: Sendable {
         case put(PutResult)
         case delete(DeleteResult)
         case txn(TxnResult)
         case compact(CompactResult)
+        case grantLease(LeaseGrantResult)
+        /// The store's revision after the revoke.
+        case revokeLease(Int64)
+        case updateMetadata(Result<any Sendable, any Error>)
     }
     let operation: Operation
     let completion: @Sendable (Result<Outcome, StoreError>) -> Void
@@ -129,7 +140,7 @@ final class Committer: @unchecked Sendable {
                 for write in group {
                     var revisionWriter = RevisionWriter(
                         reader: writer, writer: writer, beginRevision: newRevision,
-                        compactRevision: newCompactRevision, leaseExists: { _ in false })
+                        compactRevision: newCompactRevision)
                     do {
                         let outcome = try apply(write.operation, &revisionWriter, compactRevision: &newCompactRevision)
                         if !revisionWriter.changes.isEmpty {
@@ -182,6 +193,10 @@ final class Committer: @unchecked Sendable {
             if target > writer.beginRevision { throw StoreError.futureRevision }
             compactRevision = target
             return .compact(CompactResult(revision: writer.beginRevision))
+        case .grantLease(let lease):
+            return .grantLease(LeaseGrantResult(lease: try writer.grantLease(lease), revision: writer.beginRevision))
+        case .revokeLease(let id): return .revokeLease(try writer.revokeLease(id))
+        case .updateMetadata(let name, let update): return .updateMetadata(try writer.updateMetadata(name, update))
         }
     }
 

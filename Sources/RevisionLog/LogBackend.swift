@@ -20,6 +20,11 @@ public protocol LogBackend: Sendable {
     /// Bytes the store occupies on disk, and how many of them hold live data (etcd's dbSize and
     /// dbSizeInUse).
     func storageSize() throws -> StorageSize
+    /// Gives free space back to the file system (etcd's defragment). Blocks writes while it runs.
+    func defragment() throws
+    /// Writes a consistent, self-contained copy of the whole store to a new file at `path`
+    /// (a backend that cannot be copied throws `.notSupported`).
+    func snapshot(to path: String) throws
     /// Releases files and connections. Calls after `close` fail with `.stopped`.
     func close()
 }
@@ -41,6 +46,14 @@ public protocol BackendReader {
     /// Committed changes with `from <= revision <= through`, in log order, at most `limit` changes
     /// but never splitting a revision (watch replay reads this).
     func changes(from: Int64, through: Int64, limit: Int) throws -> [Change]
+    /// Every lease, in ID order.
+    func leases() throws -> [LeaseRecord]
+    func lease(_ id: Int64) throws -> LeaseRecord?
+    /// Live keys attached to `lease` (a key is attached while its latest put names the lease), in
+    /// key order, at most `limit` (0 = all).
+    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]]
+    /// A value stored under `name` with `setMetadata` (member identity, auth state), or nil.
+    func metadata(_ name: String) throws -> [UInt8]?
 }
 
 /// The view inside a write transaction: reads see the transaction's own earlier writes.
@@ -51,6 +64,11 @@ public protocol BackendWriter: BackendReader {
     func setRevision(_ revision: Int64) throws
     func setCompactRevision(_ revision: Int64) throws
     func setCompactedThrough(_ revision: Int64) throws
+    /// Stores a lease (insert or replace).
+    func putLease(_ lease: LeaseRecord) throws
+    func deleteLease(_ id: Int64) throws
+    /// Stores (or, with nil, removes) a small named value outside the revision log.
+    func setMetadata(_ name: String, _ value: [UInt8]?) throws
 }
 
 /// Space used by a backend (see `LogBackend.storageSize`).

@@ -13,6 +13,8 @@ public final class MemoryBackend: LogBackend {
         var log: [Change?] = []
         /// Live state by key.
         var live: [[UInt8]: KeyValue] = [:]
+        var leases: [Int64: Int64] = [:]
+        var metadata: [String: [UInt8]] = [:]
         var closed = false
     }
 
@@ -68,6 +70,13 @@ public final class MemoryBackend: LogBackend {
         return StorageSize(totalBytes: bytes, inUseBytes: bytes)
     }
 
+    /// Nothing to give back: memory is freed as it is dropped.
+    public func defragment() throws {}
+
+    public func snapshot(to path: String) throws {
+        throw StoreError(.notSupported, "an in-memory store has no file to snapshot")
+    }
+
     public func close() { state.withLock { $0.closed = true } }
 }
 
@@ -113,6 +122,25 @@ final class MemoryView: BackendWriter {
         }
         return result
     }
+
+    func leases() throws -> [LeaseRecord] {
+        state.leases.map { LeaseRecord(id: $0.key, ttl: $0.value) }.sorted { $0.id < $1.id }
+    }
+
+    func lease(_ id: Int64) throws -> LeaseRecord? { state.leases[id].map { LeaseRecord(id: id, ttl: $0) } }
+
+    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]] {
+        let keys = state.live.values.filter { $0.lease == lease }.map(\.key).sorted {
+            $0.lexicographicallyPrecedes($1)
+        }
+        return limit > 0 ? Array(keys.prefix(limit)) : keys
+    }
+
+    func metadata(_ name: String) throws -> [UInt8]? { state.metadata[name] }
+
+    func putLease(_ lease: LeaseRecord) throws { state.leases[lease.id] = lease.ttl }
+    func deleteLease(_ id: Int64) throws { state.leases[id] = nil }
+    func setMetadata(_ name: String, _ value: [UInt8]?) throws { state.metadata[name] = value }
 
     func append(_ change: Change) throws {
         state.log.append(change)

@@ -14,18 +14,13 @@ struct RevisionWriter {
     let writer: (any BackendWriter)?
     let beginRevision: Int64
     let compactRevision: Int64
-    let leaseExists: (Int64) -> Bool
     private(set) var changes: [Change] = []
 
-    init(
-        reader: any BackendReader, writer: (any BackendWriter)?, beginRevision: Int64, compactRevision: Int64,
-        leaseExists: @escaping (Int64) -> Bool
-    ) {
+    init(reader: any BackendReader, writer: (any BackendWriter)?, beginRevision: Int64, compactRevision: Int64) {
         self.reader = reader
         self.writer = writer
         self.beginRevision = beginRevision
         self.compactRevision = compactRevision
-        self.leaseExists = leaseExists
     }
 
     /// The revision writes of this request get.
@@ -34,7 +29,7 @@ struct RevisionWriter {
     var visibleRevision: Int64 { changes.isEmpty ? beginRevision : beginRevision + 1 }
 
     mutating func put(_ request: PutRequest) throws -> PutResult {
-        if request.lease != 0 && !leaseExists(request.lease) { throw StoreError.leaseNotFound }
+        if request.lease != 0, try reader.lease(request.lease) == nil { throw StoreError.leaseNotFound }
         return try applyPut(request)
     }
 
@@ -51,6 +46,38 @@ struct RevisionWriter {
         return DeleteResult(
             revision: revision, deleted: Int64(existing.count),
             previousKeyValues: request.previousKeyValues ? existing : [])
+    }
+
+    /// Stores a new lease; ID 0 picks an unused positive ID (etcd picks from its request-ID
+    /// generator; any unused positive ID serves clients the same).
+    mutating func grantLease(_ requested: LeaseRecord) throws -> LeaseRecord {
+        var lease = requested
+        if lease.id == 0 {
+            repeat { lease.id = Int64.random(in: 1...Int64.max) } while try reader.lease(lease.id) != nil
+        } else if try reader.lease(lease.id) != nil {
+            throw StoreError.leaseExists
+        }
+        try requireWriter().putLease(lease)
+        return lease
+    }
+
+    /// Deletes every key attached to the lease, all in one revision, then the lease itself.
+    /// Returns the revision the store is at afterwards.
+    mutating func revokeLease(_ id: Int64) throws -> Int64 {
+        guard try reader.lease(id) != nil else { throw StoreError.leaseNotFound }
+        for key in try reader.keys(attachedTo: id, limit: 0) {
+            _ = try delete(DeleteRequest(range: .single(key)))
+        }
+        try requireWriter().deleteLease(id)
+        return visibleRevision
+    }
+
+    /// Runs a metadata update; nothing is written when the update fails or changes nothing.
+    mutating func updateMetadata(_ name: String, _ update: MetadataUpdate) throws -> Result<any Sendable, any Error> {
+        let old = try reader.metadata(name)
+        let (new, result) = update(old)
+        if case .success = result, new != old { try requireWriter().setMetadata(name, new) }
+        return result
     }
 
     mutating func txn(_ request: TxnRequest) throws -> TxnResult {
@@ -91,7 +118,7 @@ struct RevisionWriter {
                 if put.ignoreValue || put.ignoreLease, try reader.get(put.key, at: 0) == nil {
                     throw StoreError.keyNotFound
                 }
-                if put.lease != 0 && !leaseExists(put.lease) { throw StoreError.leaseNotFound }
+                if put.lease != 0, try reader.lease(put.lease) == nil { throw StoreError.leaseNotFound }
             case .range(let range):
                 if range.revision == 0 { continue }
                 if range.revision > beginRevision { throw StoreError.futureRevision }
@@ -120,9 +147,13 @@ struct RevisionWriter {
 
     private mutating func record(_ kind: Change.Kind, _ keyValue: KeyValue, previous: KeyValue?) throws {
         let change = Change(kind: kind, keyValue: keyValue, subRevision: Int64(changes.count), previous: previous)
-        guard let writer else { preconditionFailure("a read-only txn reached a write") }
-        try writer.append(change)
+        try requireWriter().append(change)
         changes.append(change)
+    }
+
+    private func requireWriter() -> any BackendWriter {
+        guard let writer else { preconditionFailure("a read-only request reached a write") }
+        return writer
     }
 }
 

@@ -11,6 +11,11 @@ public struct StoreConfiguration: Sendable {
     public var maximumGroupSize = 1_000
     /// Log rows examined per compaction transaction.
     public var compactionBatchSize = 1_000
+    /// Shortest lease TTL in seconds; shorter grants are raised to it (etcd: 2 s with default
+    /// election timeouts, `ceil(1.5 × 1 s)`).
+    public var minimumLeaseTTL: Int64 = 2
+    /// Where lease expiry reads the time.
+    public var leaseClock: any LeaseClock = SystemLeaseClock()
 
     public init() {}
 }
@@ -26,6 +31,7 @@ public final class Store: Sendable {
     private let committer: Committer
     private let currentRevision: Atomic<Int64>
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
+    let lessor: Lessor
 
     /// Opens the store on `backend` and starts its committer thread.
     public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger)
@@ -39,6 +45,7 @@ public final class Store: Sendable {
             owner.store?.notify(revisions)
         }
         currentRevision = Atomic(committer.initialRevision)
+        lessor = Lessor(clock: configuration.leaseClock, leases: try backend.read { try $0.leases() })
         owner.store = self  // set before the committer thread starts, which orders it before any read
         committer.start()
     }
@@ -73,8 +80,13 @@ public final class Store: Sendable {
 
     /// Bytes on disk and bytes in use (see `LogBackend.storageSize`).
     public func storageSize() throws(StoreError) -> StorageSize {
+        try backendCall { try $0.storageSize() }
+    }
+
+    /// Runs `body` on the backend, turning foreign errors into `.backendFailure`.
+    func backendCall<Result>(_ body: (any LogBackend) throws -> Result) throws(StoreError) -> Result {
         do {
-            return try backend.storageSize()
+            return try body(backend)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -110,14 +122,8 @@ public final class Store: Sendable {
         }
     }
 
-    private func read<Result>(_ body: (any BackendReader) throws -> Result) throws(StoreError) -> Result {
-        do {
-            return try backend.read(body)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(.backendFailure, "\(error)")
-        }
+    func read<Result>(_ body: (any BackendReader) throws -> Result) throws(StoreError) -> Result {
+        try backendCall { try $0.read(body) }
     }
 
     // MARK: Writes (callback form: no task per call; the callback runs on the committer thread)
@@ -159,11 +165,34 @@ public final class Store: Sendable {
             })
     }
 
+    /// Queues any committer operation and waits for its outcome. `beforeReply` runs on the
+    /// committer thread once the outcome is known, before the caller resumes.
+    func submit(
+        _ operation: PendingWrite.Operation,
+        beforeReply: @escaping @Sendable (Result<PendingWrite.Outcome, StoreError>) -> Void = { _ in }
+    ) async throws(StoreError) -> PendingWrite.Outcome {
+        try await withCheckedContinuation { continuation in
+            committer.submit(
+                PendingWrite(operation: operation) { result in
+                    beforeReply(result)
+                    continuation.resume(returning: result)
+                })
+        }.get()
+    }
+
+    /// Queues a committer operation; `completion` runs on the committer thread.
+    func submit(
+        _ operation: PendingWrite.Operation,
+        completion: @escaping @Sendable (Result<PendingWrite.Outcome, StoreError>) -> Void
+    ) {
+        committer.submit(PendingWrite(operation: operation, completion: completion))
+    }
+
     private func readOnlyTxn(_ request: TxnRequest) throws(StoreError) -> TxnResult {
         try read { reader in
             var writer = RevisionWriter(
                 reader: reader, writer: nil, beginRevision: reader.revision,
-                compactRevision: reader.compactRevision, leaseExists: { _ in false })
+                compactRevision: reader.compactRevision)
             return try writer.txn(request)
         }
     }

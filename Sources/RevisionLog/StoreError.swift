@@ -12,6 +12,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case compacted
         case futureRevision
         case leaseNotFound
+        case leaseExists
+        case leaseTTLTooLarge
         case requestTooLarge
         /// The write queue is full: back off and retry.
         case tooManyRequests
@@ -19,6 +21,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case stopped
         /// The storage engine failed; the message says how. Nothing from the failed group was acknowledged.
         case backendFailure
+        /// The backend cannot do this (e.g. a snapshot of an in-memory store).
+        case notSupported
         /// Stored data is not what Kelson wrote (bad schema version, impossible row).
         case corrupt
     }
@@ -45,6 +49,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let compacted = StoreError(.compacted)
     public static let futureRevision = StoreError(.futureRevision)
     public static let leaseNotFound = StoreError(.leaseNotFound)
+    public static let leaseExists = StoreError(.leaseExists)
+    public static let leaseTTLTooLarge = StoreError(.leaseTTLTooLarge)
     public static let requestTooLarge = StoreError(.requestTooLarge)
     public static let tooManyRequests = StoreError(.tooManyRequests)
     public static let stopped = StoreError(.stopped)

@@ -21,6 +21,14 @@ public struct ConformanceCase: Sendable, CustomStringConvertible {
 public enum RevisionLogConformance {
     public static let cases: [ConformanceCase] =
         keyValueCases + rangeCases + transactionCases + compactionCases + concurrencyCases + watchCases
+        + leaseCases + maintenanceCases
+
+    /// The configuration conformance stores must use: leases run on a `ManualLeaseClock`.
+    public static func configuration() -> StoreConfiguration {
+        var configuration = StoreConfiguration()
+        configuration.leaseClock = ManualLeaseClock()
+        return configuration
+    }
 }
 
 /// A violated expectation, with where it was written.

@@ -108,6 +108,27 @@ public final class SQLiteBackend: LogBackend {
         return StorageSize(totalBytes: pages * pageSize + wal, inUseBytes: (pages - free) * pageSize)
     }
 
+    /// Checkpoints the WAL into the main file, rebuilds the file without free pages (VACUUM), and
+    /// truncates the WAL, so both files shrink. Holds the writer connection throughout.
+    public func defragment() throws {
+        try withWriter { connection in
+            try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try connection.execute("VACUUM")
+            try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
+    /// `VACUUM INTO` from a reader connection: a compact, self-contained database file holding one
+    /// consistent snapshot, while writers carry on. Refuses to overwrite an existing file.
+    public func snapshot(to path: String) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            throw StoreError(.backendFailure, "snapshot target \(path) already exists")
+        }
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        try connection.execute("VACUUM INTO '\(path.replacingOccurrences(of: "'", with: "''"))'")
+    }
+
     private func withWriter<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
         try writer.withLock { connection in
             guard let connection else { throw StoreError.stopped }

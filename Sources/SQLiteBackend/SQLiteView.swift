@@ -147,6 +147,62 @@ final class SQLiteView: BackendWriter {
         }
     }
 
+    func leases() throws -> [LeaseRecord] {
+        let statement = try connection.statement("SELECT id, ttl FROM lease ORDER BY id")
+        var result: [LeaseRecord] = []
+        while try statement.step() { result.append(LeaseRecord(id: statement.int64(0), ttl: statement.int64(1))) }
+        return result
+    }
+
+    func lease(_ id: Int64) throws -> LeaseRecord? {
+        let statement = try connection.statement("SELECT ttl FROM lease WHERE id = ?1")
+        statement.bind(1, id)
+        return try statement.step() ? LeaseRecord(id: id, ttl: statement.int64(0)) : nil
+    }
+
+    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]] {
+        // `lease != 0` lets SQLite use the partial index kv_live_by_lease.
+        let statement = try connection.statement(
+            "SELECT key FROM kv_live WHERE lease = ?1 AND lease != 0 ORDER BY key LIMIT ?2")
+        statement.bind(1, lease)
+        statement.bind(2, limit > 0 ? Int64(limit) : -1)
+        var result: [[UInt8]] = []
+        while try statement.step() { result.append(statement.bytes(0)) }
+        return result
+    }
+
+    func metadata(_ name: String) throws -> [UInt8]? {
+        let statement = try connection.statement("SELECT value FROM kelson_metadata WHERE name = ?1")
+        statement.bind(1, Array(name.utf8))
+        return try statement.step() ? statement.bytes(0) : nil
+    }
+
+    func putLease(_ lease: LeaseRecord) throws {
+        let statement = try connection.statement("INSERT OR REPLACE INTO lease (id, ttl) VALUES (?1, ?2)")
+        statement.bind(1, lease.id)
+        statement.bind(2, lease.ttl)
+        try statement.run()
+    }
+
+    func deleteLease(_ id: Int64) throws {
+        let statement = try connection.statement("DELETE FROM lease WHERE id = ?1")
+        statement.bind(1, id)
+        try statement.run()
+    }
+
+    func setMetadata(_ name: String, _ value: [UInt8]?) throws {
+        let statement: Statement
+        if let value {
+            statement = try connection.statement(
+                "INSERT OR REPLACE INTO kelson_metadata (name, value) VALUES (?1, ?2)")
+            statement.bind(2, value)
+        } else {
+            statement = try connection.statement("DELETE FROM kelson_metadata WHERE name = ?1")
+        }
+        statement.bind(1, Array(name.utf8))
+        try statement.run()
+    }
+
     func setRevision(_ revision: Int64) throws { try setState("revision", revision) }
     func setCompactRevision(_ revision: Int64) throws { try setState("compact_revision", revision) }
     func setCompactedThrough(_ revision: Int64) throws { try setState("compacted_through", revision) }

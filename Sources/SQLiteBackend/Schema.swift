@@ -20,6 +20,13 @@ import RevisionLog
 ///   key: `key`, `create_revision`, `mod_revision`, `version`, `lease`, `value`. Reads and counts
 ///   at the head touch only this table, so their cost follows live keys, not history.
 /// Invariant: `kv_live` equals the result of reading `kv_log` at `kelson_state.revision`.
+///
+/// Added in schema version 2:
+/// - `lease`: one row per lease, `id` and granted `ttl` in seconds. Expiry instants are not stored
+///   (a restart gives every lease its full TTL, like etcd). Which keys a lease holds is not stored
+///   either: it is `kv_live.lease`, indexed by the partial index `kv_live_by_lease`.
+/// - `kelson_metadata`: small named values outside the revision log (`name` text, `value` blob):
+///   the member identity, the auth state.
 enum Schema {
     /// Migrations by the version they produce; `migrations[0]` makes version 1.
     static let migrations: [String] = [
@@ -52,7 +59,18 @@ enum Schema {
             lease INTEGER NOT NULL,
             value BLOB NOT NULL
         ) WITHOUT ROWID;
+        """,
         """
+        CREATE TABLE lease (
+            id INTEGER PRIMARY KEY,
+            ttl INTEGER NOT NULL
+        );
+        CREATE INDEX kv_live_by_lease ON kv_live (lease, key) WHERE lease != 0;
+        CREATE TABLE kelson_metadata (
+            name BLOB PRIMARY KEY,
+            value BLOB NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int64 { Int64(migrations.count) }

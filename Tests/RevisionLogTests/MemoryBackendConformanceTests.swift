@@ -6,7 +6,9 @@ import Testing
 struct MemoryBackendConformanceTests {
     @Test(arguments: RevisionLogConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
-        let store = try Store(backend: MemoryBackend(), logger: conformanceLogger())
+        let store = try Store(
+            backend: MemoryBackend(), configuration: RevisionLogConformance.configuration(), logger: conformanceLogger()
+        )
         defer { store.close() }
         try await testCase.run(on: store)
     }

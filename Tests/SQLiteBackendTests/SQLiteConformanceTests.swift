@@ -21,7 +21,8 @@ struct SQLiteConformanceTests {
     func conformance(_ testCase: ConformanceCase) async throws {
         let directory = try TemporaryDirectory()
         let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
-        let store = try Store(backend: backend, logger: conformanceLogger())
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
         defer { store.close() }
         try await testCase.run(on: store)
     }

@@ -8,9 +8,16 @@ import Testing
 /// Behaviour specific to the SQLite file: reopening, schema versions, durability settings.
 @Suite("SQLite storage")
 struct SQLiteStorageTests {
-    private func openStore(_ directory: TemporaryDirectory) throws -> Store {
-        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
-        return try Store(backend: backend, logger: conformanceLogger())
+    private func openStore(_ directory: TemporaryDirectory, clock: any LeaseClock = SystemLeaseClock()) throws -> Store
+    {
+        try openStore(path: directory.databasePath, clock: clock)
+    }
+
+    private func openStore(path: String, clock: any LeaseClock = SystemLeaseClock()) throws -> Store {
+        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: path))
+        var configuration = StoreConfiguration()
+        configuration.leaseClock = clock
+        return try Store(backend: backend, configuration: configuration, logger: conformanceLogger())
     }
 
     @Test("reopening the file keeps every key, revision and the compaction point")
@@ -46,7 +53,7 @@ struct SQLiteStorageTests {
         #expect(sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK)
         defer { sqlite3_close_v2(handle) }
         #expect(queryText(handle, "PRAGMA journal_mode") == "wal")
-        #expect(queryText(handle, "PRAGMA user_version") == "1")
+        #expect(queryText(handle, "PRAGMA user_version") == "2")
         #expect(queryText(handle, "SELECT revision || ',' || compact_revision FROM kelson_state") == "1,-1")
     }
 

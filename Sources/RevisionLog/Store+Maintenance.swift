@@ -1,0 +1,104 @@
+/// Maintenance of the whole store: named metadata, hashing, defragmenting and snapshots.
+extension Store {
+    // MARK: Metadata
+
+    /// A value stored with `updateMetadata`, or nil.
+    public func metadata(_ name: String) throws(StoreError) -> [UInt8]? {
+        try read { try $0.metadata(name) }
+    }
+
+    /// Reads, changes and stores a named value in one committer transaction, so concurrent updates
+    /// never lose each other's changes. `body` gets the stored value (nil when absent; set it to
+    /// nil to remove it) and runs on the committer thread, so it must be quick. When `body`
+    /// throws, nothing is stored and its error reaches the caller unchanged.
+    public func updateMetadata<Value: Sendable>(
+        _ name: String, _ body: @escaping @Sendable (inout [UInt8]?) throws -> Value
+    ) async throws -> Value {
+        let update: MetadataUpdate = { stored in
+            var value = stored
+            do {
+                let result = try body(&value)
+                return (value, .success(result))
+            } catch {
+                return (stored, .failure(error))
+            }
+        }
+        let outcome = try await submit(.updateMetadata(name: name, update))
+        guard case .updateMetadata(let result) = outcome, let value = try result.get() as? Value else {
+            preconditionFailure("metadata update answered with \(outcome)")
+        }
+        return value
+    }
+
+    // MARK: Hash
+
+    /// etcd's HashKV: a CRC-32C over the key history at `revision` (0 = head) that compaction
+    /// keeps: the state at the compaction point plus every change after it up to `revision`.
+    /// Computed from logical content only, so equal histories hash equally on every backend,
+    /// whether or not physical compaction has finished, and across restarts.
+    public func hashKV(revision: Int64) throws(StoreError) -> KVHash {
+        try read { reader in
+            let compactRevision = reader.compactRevision
+            if revision > 0 && revision <= compactRevision { throw StoreError.compacted }
+            if revision > reader.revision { throw StoreError.futureRevision }
+            let target = revision == 0 ? reader.revision : revision
+            var crc = CRC32C()
+            crc.update(Array("kelson-kv-v1".utf8))
+            if compactRevision > 0 {
+                var start: [UInt8] = [0]
+                while true {
+                    let page = try reader.range(.fromKey(start), at: compactRevision, limit: 1_000)
+                    for keyValue in page {
+                        crc.update(0)
+                        crc.update(keyValue)
+                    }
+                    guard page.count == 1_000, let last = page.last else { break }
+                    start = last.key + [0]
+                }
+            }
+            var from = max(compactRevision + 1, 1)
+            while from <= target {
+                let changes = try reader.changes(from: from, through: target, limit: 1_000)
+                for change in changes {
+                    crc.update(change.kind == .put ? 1 : 2)
+                    crc.update(change.subRevision)
+                    crc.update(change.keyValue)
+                }
+                guard let last = changes.last else { break }
+                from = last.revision + 1
+            }
+            return KVHash(hash: crc.value, compactRevision: compactRevision, revision: target)
+        }
+    }
+
+    // MARK: Files
+
+    /// Gives free space back to the file system; writes wait while it runs.
+    public func defragment() throws(StoreError) {
+        try backendCall { try $0.defragment() }
+    }
+
+    /// Writes a consistent copy of the whole store (history, leases, metadata) to a new file.
+    public func snapshot(to path: String) throws(StoreError) {
+        try backendCall { try $0.snapshot(to: path) }
+    }
+}
+
+/// The answer to `Store.hashKV`.
+public struct KVHash: Sendable, Equatable {
+    public var hash: UInt32
+    public var compactRevision: Int64
+    /// The revision hashed (the head when 0 was asked for).
+    public var revision: Int64
+}
+
+extension CRC32C {
+    fileprivate mutating func update(_ keyValue: KeyValue) {
+        updateField(keyValue.key)
+        update(keyValue.createRevision)
+        update(keyValue.modRevision)
+        update(keyValue.version)
+        update(keyValue.lease)
+        updateField(keyValue.value)
+    }
+}

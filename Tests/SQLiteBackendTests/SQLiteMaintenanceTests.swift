@@ -1,0 +1,163 @@
+import CSQLite
+import Foundation
+import RevisionLog
+import RevisionLogTesting
+import SQLiteBackend
+import Testing
+
+/// Leases across restarts, schema migration, hashing across backends, defragment and snapshots.
+@Suite("SQLite leases, hash, defragment and snapshot")
+struct SQLiteMaintenanceTests {
+    private func openStore(path: String, clock: any LeaseClock = ManualLeaseClock()) throws -> Store {
+        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: path))
+        var configuration = StoreConfiguration()
+        configuration.leaseClock = clock
+        return try Store(backend: backend, configuration: configuration, logger: conformanceLogger())
+    }
+
+    /// The same history on any store: puts, a txn, a lease revoke, deletes and a compaction.
+    private func writeHistory(_ store: Store) async throws {
+        _ = try await store.grantLease(id: 77, ttl: 100)
+        for index in 0..<200 {
+            _ = try await store.put(
+                PutRequest(
+                    key: Array("key/\(index % 37)".utf8), value: Array("value \(index)".utf8),
+                    lease: index % 5 == 0 ? 77 : 0))
+        }
+        _ = try await store.txn(
+            TxnRequest(success: [
+                .put(PutRequest(key: Array("t".utf8), value: [1, 2, 3])),
+                .delete(DeleteRequest(range: .single(Array("key/3".utf8)))),
+            ]))
+        _ = try await store.revokeLease(id: 77)
+        _ = try await store.delete(
+            DeleteRequest(range: .interval(start: Array("key/2".utf8), end: Array("key/3".utf8))))
+        _ = try await store.compact(revision: 150)
+        for index in 0..<20 { _ = try await store.put(PutRequest(key: Array("after/\(index)".utf8), value: [])) }
+    }
+
+    @Test("leases survive a restart with their full TTL; attached keys stay attached")
+    func leasesPersist() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualLeaseClock()
+        var store = try openStore(path: directory.databasePath, clock: clock)
+        _ = try await store.grantLease(id: 11, ttl: 30)
+        _ = try await store.grantLease(id: 12, ttl: 60)
+        _ = try await store.put(PutRequest(key: Array("a".utf8), value: [], lease: 11))
+        clock.advance(by: .seconds(25))
+        #expect(try store.leaseTimeToLive(id: 11, keys: false)?.remaining == 5)
+        store.close()
+
+        let restarted = ManualLeaseClock()
+        store = try openStore(path: directory.databasePath, clock: restarted)
+        defer { store.close() }
+        #expect(store.leaseIDs == [11, 12])
+        let status = try store.leaseTimeToLive(id: 11, keys: true)
+        #expect(status?.remaining == 30, "a restart gives the full TTL again, like etcd")
+        #expect(status?.keys == [Array("a".utf8)])
+        restarted.advance(by: .seconds(31))
+        #expect(store.revokeExpiredLeases() == 1)
+        for _ in 0..<500 where store.leaseIDs != [12] { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(store.leaseIDs == [12])
+        #expect(try store.range(RangeRequest(range: .single(Array("a".utf8)))).count == 0)
+    }
+
+    @Test("a version-1 database is migrated in place and keeps its data")
+    func migratesFromVersion1() async throws {
+        let directory = try TemporaryDirectory()
+        var store = try openStore(path: directory.databasePath)
+        _ = try await store.put(PutRequest(key: Array("old".utf8), value: Array("data".utf8)))
+        store.close()
+        // Turn the file back into what Kelson with schema version 1 wrote.
+        var handle: OpaquePointer?
+        sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READWRITE, nil)
+        let downgrade = """
+            DROP INDEX kv_live_by_lease; DROP TABLE lease; DROP TABLE kelson_metadata; PRAGMA user_version = 1;
+            """
+        #expect(sqlite3_exec(handle, downgrade, nil, nil, nil) == SQLITE_OK)
+        sqlite3_close_v2(handle)
+
+        store = try openStore(path: directory.databasePath)
+        defer { store.close() }
+        #expect(
+            try store.range(RangeRequest(range: .single(Array("old".utf8)))).keyValues.first?.value
+                == Array("data".utf8))
+        _ = try await store.grantLease(id: 1, ttl: 10)
+        _ = try await store.put(PutRequest(key: Array("new".utf8), value: [], lease: 1))
+        #expect(try store.leaseTimeToLive(id: 1, keys: true)?.keys == [Array("new".utf8)])
+    }
+
+    @Test("HashKV is equal across backends and restarts for equal histories")
+    func hashAcrossBackends() async throws {
+        let directory = try TemporaryDirectory()
+        let sqlite = try openStore(path: directory.databasePath)
+        let memory = try Store(
+            backend: MemoryBackend(), configuration: RevisionLogConformance.configuration(), logger: conformanceLogger()
+        )
+        defer { memory.close() }
+        try await writeHistory(sqlite)
+        try await writeHistory(memory)
+        let revisions: [Int64] = [0, 151, 170, memory.revision]
+        let memoryHashes = try revisions.map { try memory.hashKV(revision: $0) }
+        #expect(try revisions.map { try sqlite.hashKV(revision: $0) } == memoryHashes)
+        // Physical compaction and a restart change nothing.
+        _ = try await sqlite.compact(revision: 160, physical: true)
+        _ = try await memory.compact(revision: 160, physical: true)
+        let afterCompaction = try memory.hashKV(revision: 0)
+        #expect(try sqlite.hashKV(revision: 0) == afterCompaction)
+        sqlite.close()
+        let reopened = try openStore(path: directory.databasePath)
+        defer { reopened.close() }
+        #expect(try reopened.hashKV(revision: 0) == afterCompaction)
+        #expect(try reopened.hashKV(revision: 170) == memory.hashKV(revision: 170))
+    }
+
+    @Test("defragment gives freed pages back to the file system")
+    func defragmentShrinksTheFile() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try openStore(path: directory.databasePath)
+        defer { store.close() }
+        let value = [UInt8](repeating: 0x61, count: 4_000)
+        for index in 0..<2_000 { _ = try await store.put(PutRequest(key: Array("big/\(index)".utf8), value: value)) }
+        _ = try await store.delete(DeleteRequest(range: .fromKey(Array("big/".utf8))))
+        _ = try await store.compact(revision: store.revision, physical: true)
+        let before = try store.storageSize()
+        let hash = try store.hashKV(revision: 0)
+        try store.defragment()
+        let after = try store.storageSize()
+        #expect(after.totalBytes * 4 < before.totalBytes, "before \(before), after \(after)")
+        #expect(after.totalBytes == after.inUseBytes, "no free pages left: \(after)")
+        #expect(try store.hashKV(revision: 0) == hash)
+        _ = try await store.put(PutRequest(key: Array("still".utf8), value: Array("writable".utf8)))
+    }
+
+    @Test("a snapshot is a consistent, self-contained copy that opens as a store")
+    func snapshotOpensAsAStore() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try openStore(path: directory.databasePath)
+        try await writeHistory(store)
+        _ = try await store.grantLease(id: 5, ttl: 50)
+        _ = try await store.updateMetadata("note") { $0 = Array("kept".utf8) }
+        let snapshotPath = directory.path + "/copy.db"
+        // Writers keep going while the snapshot is taken.
+        let writer = Task {
+            for index in 0..<200 { _ = try await store.put(PutRequest(key: Array("busy/\(index)".utf8), value: [])) }
+        }
+        try store.snapshot(to: snapshotPath)
+        try await writer.value
+        #expect(throws: StoreError.self) { try store.snapshot(to: snapshotPath) }
+        store.close()
+
+        let copy = try openStore(path: snapshotPath)
+        defer { copy.close() }
+        let revision = copy.revision
+        let original = try openStore(path: directory.databasePath)
+        defer { original.close() }
+        #expect(try copy.hashKV(revision: revision) == original.hashKV(revision: revision))
+        #expect(copy.leaseIDs == [5])
+        #expect(try copy.metadata("note") == Array("kept".utf8))
+        #expect(
+            try copy.range(RangeRequest(range: .interval(start: Array("busy/".utf8), end: Array("busy0".utf8)))).count
+                == revision - (original.revision - 200))
+    }
+}
