@@ -16,6 +16,9 @@ extension StoreError {
         case .compacted: return .compacted
         case .futureRevision: return .futureRevision
         case .leaseNotFound: return .leaseNotFound
+        case .leaseExists: return .leaseExists
+        case .leaseTTLTooLarge: return .leaseTTLTooLarge
+        case .notSupported: return EtcdWireError(grpcCode: 12, message: "kelson: \(detail)")
         case .requestTooLarge: return .requestTooLarge
         case .tooManyRequests: return .tooManyRequests
         case .stopped: return .stopped
