@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -49,6 +50,9 @@ let package = Package(
             dependencies: [
                 "EtcdAPI", "RevisionLog", "GRPCWire",
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 for snapshot trailers, PBKDF2 for stored passwords.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .target(name: "EtcdClient", dependencies: ["EtcdAPI", "GRPCWire"]),

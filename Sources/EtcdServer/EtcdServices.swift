@@ -35,6 +35,7 @@ public struct EtcdServices: Sendable {
             progressInterval: configuration.watchProgressNotifyInterval
         )
         .register(into: &router)
+        LeaseService(store: store, identity: identity).register(into: &router)
         MaintenanceService(
             store: store, identity: identity, clientURLs: configuration.clientURLs,
             peerURLs: configuration.peerURLs

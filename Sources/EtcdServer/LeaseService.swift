@@ -1,0 +1,100 @@
+import Foundation
+import EtcdAPI
+import GRPCWire
+import RevisionLog
+
+/// etcd's `Lease` service (`v3rpc/lease.go`, `v3_server.go`) over the store's leases.
+final class LeaseService: Sendable {
+    private let store: Store
+    private let identity: ServerIdentity
+
+    init(store: Store, identity: ServerIdentity) {
+        self.store = store
+        self.identity = identity
+    }
+
+    func register(into router: inout GRPCServerRouter) {
+        router.registerUnary("/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self) {
+            [self] request, _, respond in
+            Task {
+                do throws(StoreError) {
+                    let result = try await store.grantLease(id: request.id, ttl: request.ttl)
+                    var response = Etcdserverpb_LeaseGrantResponse()
+                    response.header = identity.header(revision: result.revision)
+                    response.id = result.lease.id
+                    response.ttl = result.lease.ttl
+                    respond(.success(response))
+                } catch {
+                    respond(.failure(GRPCStatus(error)))
+                }
+            }
+        }
+        router.registerUnary("/etcdserverpb.Lease/LeaseRevoke", Etcdserverpb_LeaseRevokeRequest.self) {
+            [self] request, _, respond in
+            Task {
+                do throws(StoreError) {
+                    let revision = try await store.revokeLease(id: request.id)
+                    var response = Etcdserverpb_LeaseRevokeResponse()
+                    response.header = identity.header(revision: revision)
+                    respond(.success(response))
+                } catch {
+                    respond(.failure(GRPCStatus(error)))
+                }
+            }
+        }
+        router.registerUnary("/etcdserverpb.Lease/LeaseTimeToLive", Etcdserverpb_LeaseTimeToLiveRequest.self) {
+            [self] request, _, respond in
+            respond(timeToLive(request))
+        }
+        router.registerUnary("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest.self) {
+            [self] _, _, respond in
+            var response = Etcdserverpb_LeaseLeasesResponse()
+            response.header = identity.header(revision: store.revision)
+            response.leases = store.leaseIDs.map { id in
+                var status = Etcdserverpb_LeaseStatus()
+                status.id = id
+                return status
+            }
+            respond(.success(response))
+        }
+        router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
+    }
+
+    /// An unknown lease is not an error here: etcd answers TTL -1.
+    private func timeToLive(
+        _ request: Etcdserverpb_LeaseTimeToLiveRequest
+    ) -> Result<Etcdserverpb_LeaseTimeToLiveResponse, GRPCStatus> {
+        do throws(StoreError) {
+            let revision = store.revision
+            var response = Etcdserverpb_LeaseTimeToLiveResponse()
+            response.header = identity.header(revision: revision)
+            response.id = request.id
+            if let status = try store.leaseTimeToLive(id: request.id, keys: request.keys) {
+                response.ttl = status.remaining
+                response.grantedTtl = status.granted
+                response.keys = status.keys.map { Data($0) }
+            } else {
+                response.ttl = -1
+            }
+            return .success(response)
+        } catch {
+            return .failure(GRPCStatus(error))
+        }
+    }
+
+    /// One response per request, in order. The header is taken before the renewal, so a client
+    /// never sees a successful keep-alive at a revision after the lease's revoke. An unknown or
+    /// expired lease gets TTL 0, not an error.
+    private func keepAlive(_ call: GRPCStreamingCall) async throws {
+        for try await bytes in call.requests {
+            guard let request = try? Etcdserverpb_LeaseKeepAliveRequest(serializedBytes: bytes) else {
+                throw GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request")
+            }
+            var response = Etcdserverpb_LeaseKeepAliveResponse()
+            response.header = identity.header(revision: store.revision)
+            response.id = request.id
+            response.ttl = store.renewLease(id: request.id)
+            try await call.send(try response.serializedBytes())
+        }
+    }
+}
