@@ -76,7 +76,11 @@ let package = Package(
         .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),
         .testTarget(
             name: "EtcdServerTests",
-            dependencies: ["EtcdServer", "EtcdAPI", "GRPCWire", "RevisionLog", "RevisionLogTesting", "SQLiteBackend"]
+            dependencies: [
+                "EtcdServer", "EtcdAPI", "GRPCWire", "RevisionLog", "RevisionLogTesting", "SQLiteBackend",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",

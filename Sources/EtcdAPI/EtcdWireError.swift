@@ -44,6 +44,10 @@ extension EtcdWireError {
     public static let leaseTTLTooLarge = EtcdWireError(grpcCode: outOfRange, message: "etcdserver: too large lease TTL")
     public static let watchCanceled = EtcdWireError(grpcCode: canceled, message: "etcdserver: watch canceled")
     public static let memberNotFound = EtcdWireError(grpcCode: notFound, message: "etcdserver: member not found")
+    public static let memberNotLearner = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: can only promote a learner member")
+    public static let badLeaderTransferee = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: bad leader transferee")
     public static let requestTooLarge = EtcdWireError(
         grpcCode: invalidArgument, message: "etcdserver: request is too large")
     public static let tooManyRequests = EtcdWireError(

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCWire
 import RevisionLog
 
@@ -13,6 +14,9 @@ public struct EtcdServerConfiguration: Sendable {
     public var watchProgressNotifyInterval: Duration = .seconds(600)
     /// Events a live watcher may buffer before it switches to reading the log (memory bound per watcher).
     public var watchBufferedEventsMaximum = 1_000
+    /// Where Snapshot writes its temporary copy of the database before streaming it. Put it on the
+    /// same file system as the data directory: the copy can be as large as the database.
+    public var snapshotDirectory = NSTemporaryDirectory()
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
     public var maximumReceiveMessageBytes: Int { maximumRequestBytes + 512 * 1024 }
 
@@ -36,9 +40,10 @@ public struct EtcdServices: Sendable {
         )
         .register(into: &router)
         LeaseService(store: store, identity: identity).register(into: &router)
-        MaintenanceService(
-            store: store, identity: identity, clientURLs: configuration.clientURLs,
-            peerURLs: configuration.peerURLs
+        MaintenanceService(store: store, identity: identity, snapshotDirectory: configuration.snapshotDirectory)
+            .register(into: &router)
+        ClusterService(
+            store: store, identity: identity, clientURLs: configuration.clientURLs, peerURLs: configuration.peerURLs
         )
         .register(into: &router)
         self.router = router

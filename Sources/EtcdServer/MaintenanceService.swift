@@ -1,10 +1,12 @@
+import Dispatch
 import EtcdAPI
+import Foundation
 import GRPCWire
 import RevisionLog
 
-/// The parts of etcd's `Maintenance` and `Cluster` services and the standard gRPC health service
-/// that a single-member Kelson answers today: Status, Alarm (no alarms are ever raised yet),
-/// MemberList, and Health/Check. (etcd `v3rpc/maintenance.go`, `member.go`.)
+/// etcd's `Maintenance` service (`v3rpc/maintenance.go`) for a single member, plus the standard
+/// gRPC health service. Work that reads or rewrites the whole database (defragment, hashes,
+/// snapshots) runs off the network threads.
 final class MaintenanceService: Sendable {
     /// What Status reports as the server version. Kubernetes enables watch progress requests only
     /// for versions it knows have them fixed (>= 3.5.13), and Kelson behaves like 3.6 there.
@@ -12,14 +14,14 @@ final class MaintenanceService: Sendable {
 
     private let store: Store
     private let identity: ServerIdentity
-    private let clientURLs: [String]
-    private let peerURLs: [String]
+    private let alarms: AlarmList
+    private let snapshotDirectory: String
 
-    init(store: Store, identity: ServerIdentity, clientURLs: [String], peerURLs: [String]) {
+    init(store: Store, identity: ServerIdentity, snapshotDirectory: String) {
         self.store = store
         self.identity = identity
-        self.clientURLs = clientURLs
-        self.peerURLs = peerURLs
+        self.alarms = AlarmList(store: store)
+        self.snapshotDirectory = snapshotDirectory
     }
 
     func register(into router: inout GRPCServerRouter) {
@@ -28,23 +30,46 @@ final class MaintenanceService: Sendable {
             respond(status())
         }
         router.registerUnary("/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self) {
-            [self] _, _, respond in
-            var response = Etcdserverpb_AlarmResponse()
-            response.header = identity.header(revision: store.revision)
-            respond(.success(response))
+            [self] request, _, respond in
+            Task { respond(await alarm(request)) }
         }
-        router.registerUnary("/etcdserverpb.Cluster/MemberList", Etcdserverpb_MemberListRequest.self) {
+        router.registerUnary("/etcdserverpb.Maintenance/Defragment", Etcdserverpb_DefragmentRequest.self) {
             [self] _, _, respond in
-            var member = Etcdserverpb_Member()
-            member.id = identity.memberID
-            member.name = identity.name
-            member.clientUrls = clientURLs
-            member.peerUrls = peerURLs
-            var response = Etcdserverpb_MemberListResponse()
-            response.header = identity.header(revision: store.revision)
-            response.members = [member]
-            respond(.success(response))
+            offload(respond) { [store] () throws(StoreError) in
+                try store.defragment()
+                // etcd answers with an empty response, without a header.
+                return Etcdserverpb_DefragmentResponse()
+            }
         }
+        router.registerUnary("/etcdserverpb.Maintenance/Hash", Etcdserverpb_HashRequest.self) {
+            [self] _, _, respond in
+            offload(respond) { [store, identity] () throws(StoreError) in
+                let hash = try store.hashKV(revision: 0)
+                var response = Etcdserverpb_HashResponse()
+                response.header = identity.header(revision: hash.revision)
+                response.hash = hash.hash
+                return response
+            }
+        }
+        router.registerUnary("/etcdserverpb.Maintenance/HashKV", Etcdserverpb_HashKVRequest.self) {
+            [self] request, _, respond in
+            offload(respond) { [store, identity] () throws(StoreError) in
+                let revision = store.revision
+                let hash = try store.hashKV(revision: request.revision)
+                var response = Etcdserverpb_HashKVResponse()
+                // etcd's header carries the head revision; hash_revision the one hashed.
+                response.header = identity.header(revision: max(revision, hash.revision))
+                response.hash = hash.hash
+                response.compactRevision = hash.compactRevision
+                response.hashRevision = hash.revision
+                return response
+            }
+        }
+        router.registerUnary("/etcdserverpb.Maintenance/MoveLeader", Etcdserverpb_MoveLeaderRequest.self) {
+            [self] request, _, respond in
+            respond(moveLeader(to: request.targetID))
+        }
+        router.registerStreaming("/etcdserverpb.Maintenance/Snapshot") { [self] call in try await snapshot(call) }
         router.registerUnary("/grpc.health.v1.Health/Check", Grpc_Health_V1_HealthCheckRequest.self) { _, _, respond in
             var response = Grpc_Health_V1_HealthCheckResponse()
             response.status = .serving
@@ -66,9 +91,93 @@ final class MaintenanceService: Sendable {
             response.raftIndex = UInt64(max(revision, 0))
             response.raftAppliedIndex = UInt64(max(revision, 0))
             response.raftTerm = identity.raftTerm
+            response.errors = try alarms.current().map(AlarmList.describe)
             return .success(response)
         } catch {
             return .failure(GRPCStatus(error))
+        }
+    }
+
+    /// The only member is the leader already; any other target is not a member.
+    private func moveLeader(to target: UInt64) -> Result<Etcdserverpb_MoveLeaderResponse, GRPCStatus> {
+        guard target == identity.memberID else { return .failure(EtcdWireError.badLeaderTransferee.grpcStatus) }
+        var response = Etcdserverpb_MoveLeaderResponse()
+        response.header = identity.header(revision: store.revision)
+        return .success(response)
+    }
+
+    private func alarm(_ request: Etcdserverpb_AlarmRequest) async -> Result<Etcdserverpb_AlarmResponse, GRPCStatus> {
+        do {
+            var response = Etcdserverpb_AlarmResponse()
+            switch request.action {
+            case .get:
+                response.alarms = try alarms.current().filter { request.alarm == .none || $0.alarm == request.alarm }
+            case .activate:
+                response.alarms = try await alarms.activate(memberID: request.memberID, alarm: request.alarm)
+            case .deactivate:
+                response.alarms = try await alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
+            case .UNRECOGNIZED:
+                return .failure(GRPCStatus(code: .invalidArgument, message: "kelson: unknown alarm action"))
+            }
+            response.header = identity.header(revision: store.revision)
+            return .success(response)
+        } catch let error as StoreError {
+            return .failure(GRPCStatus(error))
+        } catch {
+            return .failure(GRPCStatus(code: .unknown, message: "\(error)"))
+        }
+    }
+
+    /// Streams a consistent copy of the database in 32 KiB chunks, then its SHA-256 (see
+    /// `SnapshotFile`). The copy is a temporary file, removed when the stream ends.
+    private func snapshot(_ call: GRPCStreamingCall) async throws {
+        let path = snapshotDirectory + "/kelson-snapshot-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await runOffThread { [store] () throws(StoreError) in try store.snapshot(to: path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw GRPCStatus(code: .internalError, message: "kelson: snapshot file vanished")
+        }
+        defer { try? handle.close() }
+        let total = Int(try handle.seekToEnd())
+        precondition(total % 512 == 0, "a SQLite file is a whole number of pages")
+        try handle.seek(toOffset: 0)
+        var hash = SHA256Stream()
+        var sent = 0
+        while sent < total {
+            let chunk = try handle.read(upToCount: SnapshotFile.chunkSize) ?? Data()
+            if chunk.isEmpty { throw GRPCStatus(code: .internalError, message: "kelson: snapshot file ended early") }
+            sent += chunk.count
+            hash.update(chunk)
+            var response = Etcdserverpb_SnapshotResponse()
+            response.remainingBytes = UInt64(total - sent)
+            response.blob = chunk
+            try await call.send(try response.serializedBytes())
+        }
+        var trailer = Etcdserverpb_SnapshotResponse()
+        trailer.blob = hash.finalize()
+        try await call.send(try trailer.serializedBytes())
+    }
+
+    /// Answers from a dispatch thread, so a long file operation never stalls an event loop.
+    private func offload<Response: Sendable>(
+        _ respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void,
+        _ body: @escaping @Sendable () throws(StoreError) -> Response
+    ) {
+        DispatchQueue.global().async {
+            respond(Result { () throws(StoreError) in try body() }.mapError(GRPCStatus.init))
+        }
+    }
+
+    private func runOffThread(_ body: @escaping @Sendable () throws(StoreError) -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                do throws(StoreError) {
+                    try body()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: GRPCStatus(error))
+                }
+            }
         }
     }
 }

@@ -29,13 +29,19 @@ public final class KelsonServer: Sendable {
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.maximumTxnOperations = configuration.maximumTxnOperations
         let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: configuration.databasePath))
+        let identity = try MemberIdentity.loadOrCreate(backend: backend, name: configuration.name)
         store = try Store(backend: backend, configuration: storeConfiguration, logger: logger)
 
-        let identity = ServerIdentity.derived(name: configuration.name, clientURLs: configuration.advertiseClientURLs)
         var etcdConfiguration = EtcdServerConfiguration(identity: identity)
         etcdConfiguration.maximumRequestBytes = configuration.maximumRequestBytes
         etcdConfiguration.clientURLs = configuration.advertiseClientURLs
         etcdConfiguration.peerURLs = configuration.advertisePeerURLs
+        // Snapshot copies go next to the database (same file system); a crash can leave one behind.
+        etcdConfiguration.snapshotDirectory = directory
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where file.hasPrefix("kelson-snapshot-") {
+            try? FileManager.default.removeItem(atPath: directory + "/" + file)
+        }
         let services = EtcdServices(store: store, configuration: etcdConfiguration)
         grpcServers = try configuration.listenClientURLs.map { url in
             let address = try ListenAddress(url: url)
@@ -49,7 +55,8 @@ public final class KelsonServer: Sendable {
 
     /// The services to run, in start order.
     public var services: [any Service] {
-        [StoreService(store: store, logger: logger)] + grpcServers.map { GRPCService(server: $0, logger: logger) }
+        [StoreService(store: store, logger: logger), LeaseExpiryService(store: store)]
+            + grpcServers.map { GRPCService(server: $0, logger: logger) }
     }
 
     /// Addresses the gRPC listeners are bound to (after `run` has started them).
@@ -79,6 +86,15 @@ struct StoreService: Service {
     }
 }
 
+/// Revokes expired leases (with their keys) until shutdown.
+struct LeaseExpiryService: Service {
+    let store: Store
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await store.runLeaseExpiry() }
+    }
+}
+
 /// One gRPC listener.
 struct GRPCService: Service {
     let server: GRPCServer
@@ -89,23 +105,5 @@ struct GRPCService: Service {
         logger.info("ready to serve client requests", metadata: ["address": "\(address)"])
         try? await gracefulShutdown()
         await server.shutdownGracefully()
-    }
-}
-
-extension ServerIdentity {
-    /// Stable IDs from the member's name and client URLs (etcd derives them from peer URLs and the
-    /// cluster token). Never zero: etcd clients treat 0 as "no member".
-    static func derived(name: String, clientURLs: [String]) -> ServerIdentity {
-        let memberID = fnv1a(([name] + clientURLs).joined(separator: ","))
-        return ServerIdentity(clusterID: fnv1a("kelson-cluster:\(memberID)"), memberID: memberID, name: name)
-    }
-
-    private static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash == 0 ? 1 : hash
     }
 }

@@ -9,7 +9,7 @@ struct KelsonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite.",
-        subcommands: [EtcdCommand.self])
+        subcommands: [EtcdCommand.self, SnapshotCommand.self])
 }
 
 struct EtcdCommand: AsyncParsableCommand {

@@ -15,14 +15,20 @@ final class ServedStore {
     let client: GRPCClient
     let port: Int
 
-    init(watchBufferedEvents: Int = 1_000, progressInterval: Duration = .seconds(600)) async throws {
+    init(
+        watchBufferedEvents: Int = 1_000, progressInterval: Duration = .seconds(600),
+        leaseClock: any LeaseClock = SystemLeaseClock()
+    ) async throws {
         directory = NSTemporaryDirectory() + "kelson-watch-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory + "/kelson.db"))
-        store = try Store(backend: backend, logger: conformanceLogger())
+        var storeConfiguration = StoreConfiguration()
+        storeConfiguration.leaseClock = leaseClock
+        store = try Store(backend: backend, configuration: storeConfiguration, logger: conformanceLogger())
         var configuration = EtcdServerConfiguration(identity: ServerIdentity(clusterID: 1, memberID: 2, name: "test"))
         configuration.watchProgressNotifyInterval = progressInterval
         configuration.watchBufferedEventsMaximum = watchBufferedEvents
+        configuration.snapshotDirectory = directory
         let services = EtcdServices(store: store, configuration: configuration)
         var serverConfiguration = GRPCServerConfiguration()
         serverConfiguration.port = 0
