@@ -1,4 +1,5 @@
-/// Maps `:path` values (`/package.Service/Method`) to handlers.
+/// Maps `:path` values (`/package.Service/Method`) to handlers, and plain HTTP paths (`/health`) to HTTP handlers
+/// served on the same port.
 public struct GRPCServerRouter: Sendable {
     typealias UnaryHandler = @Sendable (GRPCUnaryCall) -> Void
     typealias StreamingHandler = @Sendable (GRPCStreamingCall) async throws -> Void
@@ -10,6 +11,7 @@ public struct GRPCServerRouter: Sendable {
 
     private var routes: [String: Route] = [:]
     private var services: Set<String> = []
+    private(set) var http = HTTPRoutes()
 
     public init() {}
 
@@ -26,6 +28,13 @@ public struct GRPCServerRouter: Sendable {
         _ path: String, _ handler: @escaping @Sendable (GRPCStreamingCall) async throws -> Void
     ) {
         register(path, .streaming(handler))
+    }
+
+    /// Registers a plain HTTP handler for an exact path (no query), answered on the gRPC port over HTTP/1.x, and
+    /// over HTTP/2 when the request is not gRPC (etcd serves `/health` this way). It runs synchronously on the
+    /// connection's event loop and must not block for long. Unknown paths get 404.
+    public mutating func registerHTTP(_ path: String, _ handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+        http.register(path, handler)
     }
 
     private mutating func register(_ path: String, _ route: Route) {

@@ -9,7 +9,8 @@ public struct GRPCServerConfiguration: Sendable {
     /// 0 picks a free port (see `GRPCServer.start()`'s result).
     public var port: Int = 2379
     /// When set, connections use TLS. The context is made by the caller and must advertise ALPN "h2"
-    /// (`TLSConfiguration.applicationProtocols = ["h2"]`): gRPC clients insist on it.
+    /// (`TLSConfiguration.applicationProtocols = ["h2", "http/1.1"]`): gRPC clients insist on it; "http/1.1"
+    /// lets HTTP/1-only clients reach the HTTP routes.
     public var tls: NIOSSLContext? = nil
     /// Largest request message accepted; larger ones fail with `.resourceExhausted`
     /// "grpc: received message larger than max (N vs. M)" as in grpc-go (whose server default is 4 MiB; etcd
@@ -21,13 +22,19 @@ public struct GRPCServerConfiguration: Sendable {
     public var maxConnections: Int = 10_000
     /// How long `shutdownGracefully` lets in-flight calls run after GOAWAY.
     public var gracefulShutdownTimeout: Duration = .seconds(10)
+    /// A new connection that has not shown its protocol (HTTP/2 preface or an HTTP/1 request) this long after
+    /// being accepted, TLS handshake included, is closed.
+    public var protocolDetectionTimeout: Duration = .seconds(10)
+    /// An HTTP/1 connection that sends nothing for this long is closed.
+    public var httpIdleTimeout: Duration = .seconds(30)
     /// Event loops to run on; nil creates a one-thread group, owned (and shut down) by the server.
     public var eventLoopGroup: (any EventLoopGroup)? = nil
 
     public init() {}
 }
 
-/// A gRPC server over HTTP/2 (libnghttp2) on SwiftNIO.
+/// A gRPC server over HTTP/2 (libnghttp2) on SwiftNIO. The same port answers the router's plain HTTP routes over
+/// HTTP/1.x (each connection's first bytes decide, see `ProtocolSniffer`).
 public final class GRPCServer: Sendable {
     private enum Phase {
         case idle
@@ -104,12 +111,14 @@ public final class GRPCServer: Sendable {
         let limits = ServerConnectionLimits(
             maxReceiveMessageBytes: configuration.maxReceiveMessageBytes,
             maxConcurrentStreams: configuration.maxConcurrentStreamsPerConnection)
+        let setup = ServerConnectionSetup(
+            router: router, limits: limits, httpIdleTimeout: configuration.httpIdleTimeout)
         let tls = configuration.tls
-        let router = router
+        let detectionTimeout = configuration.protocolDetectionTimeout
         return channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
             if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-            try pipeline.addHandler(ServerConnectionHandler(router: router, limits: limits))
+            try pipeline.addHandler(ProtocolSniffer(setup: setup, timeout: detectionTimeout))
         }
     }
 
@@ -125,10 +134,7 @@ public final class GRPCServer: Sendable {
         guard let (group, ownsGroup, listener, connections) = taken else { return }
         try? await listener?.close()
         for connection in connections {
-            connection.eventLoop.execute {
-                let handler = try? connection.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
-                handler?.initiateGracefulShutdown()
-            }
+            connection.eventLoop.execute { Self.initiateGracefulShutdown(connection) }
         }
         if !connections.isEmpty {
             let eventLoop = connections[0].eventLoop
@@ -140,6 +146,19 @@ public final class GRPCServer: Sendable {
         }
         if ownsGroup { try? await group.shutdownGracefully() }
         state.withLock { $0.phase = .stopped }
+    }
+
+    /// On the connection's event loop: GOAWAY for gRPC, close-when-idle for HTTP/1, and a plain close for a
+    /// connection whose protocol is not known yet (it has sent nothing worth waiting for).
+    private static func initiateGracefulShutdown(_ connection: any Channel) {
+        let pipeline = connection.pipeline.syncOperations
+        if let handler = try? pipeline.handler(type: ServerConnectionHandler.self) {
+            handler.initiateGracefulShutdown()
+        } else if let handler = try? pipeline.handler(type: HTTP1ConnectionHandler.self) {
+            handler.initiateGracefulShutdown()
+        } else {
+            connection.close(promise: nil)
+        }
     }
 
     private var timeoutNanoseconds: Int64 {

@@ -74,6 +74,7 @@ extension ServerConnectionHandler {
                 stream.path = String(decoding: value, as: UTF8.self)
             } else if headerEquals(name, ":method") {
                 stream.isPost = headerEquals(value, "POST")
+                if !stream.isPost { stream.otherMethod = String(decoding: value, as: UTF8.self) }
             }
         } else if headerEquals(name, "content-type") {
             stream.contentTypeValid = Self.isGRPCContentType(value)
@@ -119,6 +120,12 @@ extension ServerConnectionHandler {
     }
 
     private func requestHeadersComplete(_ stream: ServerStream) {
+        if !(stream.isPost && stream.contentTypeValid), !router.http.isEmpty,
+            router.http.serves(path: HTTPRequest.path(of: stream.path))
+        {
+            answerHTTP(stream)
+            return
+        }
         guard stream.isPost else {
             stream.phase = .rejected
             if let session {

@@ -94,10 +94,11 @@ extension ServerConnectionHandler {
 
     /// nghttp2's data-source read callback: copies queued messages into a DATA frame, defers when there is
     /// nothing to send or the channel is not writable, and ends with the trailers once the call is finished.
-    private func readResponseData(
+    func readResponseData(
         streamID: Int32, buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>
     ) -> Int {
         guard let stream = streams[streamID] else { return HTTP2Constants.errorTemporalCallbackFailure }
+        if case .http = stream.phase { return copyPlainBody(stream, into: buffer, flags: flags) }
         if !stream.outbound.isEmpty, let context, !context.channel.isWritable {
             // Outbound backpressure: stop pulling until channelWritabilityChanged.
             stream.dataDeferred = true

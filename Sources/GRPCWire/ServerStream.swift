@@ -13,6 +13,8 @@ final class ServerStream {
         case streaming(GRPCStreamingCall)
         /// Answered without running a handler (unknown method, bad request, early error).
         case rejected
+        /// A plain HTTP request answered by an `HTTPRoutes` handler; `plainBody` is being sent.
+        case http
     }
 
     let id: Int32
@@ -21,6 +23,8 @@ final class ServerStream {
     // Request headers.
     var path = ""
     var isPost = false
+    /// `:method` when it is not POST (kept only then, so gRPC calls allocate nothing for it).
+    var otherMethod = ""
     var contentTypeValid = false
     var contentType = ""
     var encoding: String?
@@ -50,6 +54,9 @@ final class ServerStream {
     var sendWaiters = FIFO<CheckedContinuation<Void, any Error>>()
     /// Streaming calls: the sender's budget, released as the data provider copies bytes out.
     var budget: OutboundBudget?
+    /// `.http` phase: the response body and how much of it nghttp2 has taken.
+    var plainBody: [UInt8] = []
+    var plainBodyOffset = 0
     var deadlineTask: Scheduled<Void>?
 
     init(id: Int32, maxReceiveMessageBytes: Int) {

@@ -6,7 +6,8 @@ public struct KelsonConfiguration: Sendable {
     public var name = "default"
     /// etcd's `--data-dir`. Default: `<name>.kelson` in the working directory (etcd uses `<name>.etcd`).
     public var dataDirectory: String?
-    /// etcd's `--listen-client-urls`: where the gRPC API listens. Loopback only by default.
+    /// etcd's `--listen-client-urls`: where the gRPC API (and `/health`, `/version`) listens. Loopback only by
+    /// default; `https://` URLs need `clientTLS`.
     public var listenClientURLs = ["http://127.0.0.1:2379"]
     /// etcd's `--advertise-client-urls`: what Kelson tells clients to use.
     public var advertiseClientURLs = ["http://127.0.0.1:2379"]
@@ -17,6 +18,11 @@ public struct KelsonConfiguration: Sendable {
     /// etcd's `--max-txn-ops`.
     public var maximumTxnOperations = 128
     public var logLevel: Logger.Level = .info
+    /// etcd's `--cert-file`, `--key-file`, `--trusted-ca-file` and `--client-cert-auth`.
+    public var clientTLS = ClientTLSConfiguration()
+    /// etcd's `--experimental-watch-progress-notify-interval`. As in etcd, zero or less keeps the default (10 min)
+    /// and anything under 100 ms becomes 100 ms.
+    public var watchProgressNotifyInterval: Duration = .seconds(600)
 
     public init() {}
 
@@ -30,14 +36,19 @@ public struct KelsonConfiguration: Sendable {
 struct ListenAddress: Equatable {
     var host: String
     var port: Int
+    /// An `https://` URL: the listener serves TLS.
+    var isTLS = false
 
-    /// Accepts `http://host:port` (and `host:port`); `https` needs TLS, which is not served yet.
+    /// Accepts `http://host:port`, `https://host:port` (and `host:port`); unix sockets are not served.
     init(url: String) throws(KelsonError) {
         var rest = Substring(url)
         if rest.hasPrefix("http://") {
             rest = rest.dropFirst("http://".count)
-        } else if rest.hasPrefix("https://") || rest.hasPrefix("unixs://") || rest.hasPrefix("unix://") {
-            throw KelsonError("listen URL \(url): only http:// URLs are supported so far")
+        } else if rest.hasPrefix("https://") {
+            rest = rest.dropFirst("https://".count)
+            isTLS = true
+        } else if rest.hasPrefix("unixs://") || rest.hasPrefix("unix://") {
+            throw KelsonError("listen URL \(url): only http:// and https:// URLs are supported")
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),

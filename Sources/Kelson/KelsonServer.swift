@@ -6,18 +6,32 @@ import RevisionLog
 import SQLiteBackend
 import ServiceLifecycle
 
-/// Kelson as a library: opens the store and serves the etcd API, as one ordered `ServiceGroup`
-/// (store first, gRPC last, so shutdown stops accepting requests before the store closes).
+/// Kelson as a library: opens the store and serves the etcd API (gRPC, and etcd's `/health` and `/version` on the
+/// same ports), as one ordered `ServiceGroup` (store first, gRPC last, so shutdown stops accepting requests before
+/// the store closes).
 public final class KelsonServer: Sendable {
     public let configuration: KelsonConfiguration
     public let store: Store
     private let grpcServers: [GRPCServer]
     private let logger: Logger
 
-    /// Opens (or creates) the data directory and the store. Nothing listens until `run`.
+    /// Checks the listen URLs and TLS files, then opens (or creates) the data directory and the store. Nothing
+    /// listens until `run`.
     public init(configuration: KelsonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        // The IDs live in the database; they are read once it is open (below).
+        var etcdConfiguration = EtcdServerConfiguration(
+            identity: ServerIdentity(clusterID: 0, memberID: 0, name: configuration.name))
+        etcdConfiguration.maximumRequestBytes = configuration.maximumRequestBytes
+        etcdConfiguration.clientURLs = configuration.advertiseClientURLs
+        etcdConfiguration.peerURLs = configuration.advertisePeerURLs
+        etcdConfiguration.watchProgressNotifyInterval = Self.watchProgressNotifyInterval(
+            configuration.watchProgressNotifyInterval, logger: logger)
+        // Before touching the data directory: a mistyped flag should leave nothing behind.
+        let listeners = try listenerConfigurations(
+            configuration, maxReceiveMessageBytes: etcdConfiguration.maximumReceiveMessageBytes, logger: logger)
+
         let directory = configuration.resolvedDataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -29,13 +43,9 @@ public final class KelsonServer: Sendable {
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.maximumTxnOperations = configuration.maximumTxnOperations
         let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: configuration.databasePath))
-        let identity = try MemberIdentity.loadOrCreate(backend: backend, name: configuration.name)
         store = try Store(backend: backend, configuration: storeConfiguration, logger: logger)
 
-        var etcdConfiguration = EtcdServerConfiguration(identity: identity)
-        etcdConfiguration.maximumRequestBytes = configuration.maximumRequestBytes
-        etcdConfiguration.clientURLs = configuration.advertiseClientURLs
-        etcdConfiguration.peerURLs = configuration.advertisePeerURLs
+        etcdConfiguration.identity = try MemberIdentity.loadOrCreate(backend: backend, name: configuration.name)
         // Snapshot copies go next to the database (same file system); a crash can leave one behind.
         etcdConfiguration.snapshotDirectory = directory
         for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -43,14 +53,22 @@ public final class KelsonServer: Sendable {
             try? FileManager.default.removeItem(atPath: directory + "/" + file)
         }
         let services = EtcdServices(store: store, configuration: etcdConfiguration)
-        grpcServers = try configuration.listenClientURLs.map { url in
-            let address = try ListenAddress(url: url)
-            var grpcConfiguration = GRPCServerConfiguration()
-            grpcConfiguration.host = address.host
-            grpcConfiguration.port = address.port
-            grpcConfiguration.maxReceiveMessageBytes = etcdConfiguration.maximumReceiveMessageBytes
-            return GRPCServer(configuration: grpcConfiguration, router: services.router)
+        var router = services.router
+        HTTPEndpoints.register(into: &router, store: store, logger: logger)
+        grpcServers = listeners.map { GRPCServer(configuration: $0, router: router) }
+    }
+
+    /// etcd's rule (`v3rpc.NewWatchServer`): zero or less keeps the 10-minute default, under 100 ms is raised.
+    private static func watchProgressNotifyInterval(_ requested: Duration, logger: Logger) -> Duration {
+        let minimum = Duration.milliseconds(100)
+        if requested <= .zero { return .seconds(600) }
+        if requested < minimum {
+            logger.warning(
+                "adjusting watch progress notify interval to minimum period",
+                metadata: ["min-watch-progress-notify-interval": "100ms"])
+            return minimum
         }
+        return requested
     }
 
     /// The services to run, in start order.
@@ -95,7 +113,7 @@ struct LeaseExpiryService: Service {
     }
 }
 
-/// One gRPC listener.
+/// One client listener (gRPC and HTTP, plain or TLS).
 struct GRPCService: Service {
     let server: GRPCServer
     let logger: Logger

@@ -10,6 +10,11 @@ struct KelsonCommand: AsyncParsableCommand {
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite.",
         subcommands: [EtcdCommand.self, SnapshotCommand.self])
+
+    /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
+    static func main() async {
+        await main(EtcdCommand.normalizingBooleanFlags(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 struct EtcdCommand: AsyncParsableCommand {
@@ -42,6 +47,41 @@ struct EtcdCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Log level: debug, info, warn, error, panic or fatal.")
     var logLevel = "info"
 
+    @Option(name: .customLong("cert-file"), help: "Path to the client server TLS cert file.")
+    var certificateFile = ""
+
+    @Option(name: .customLong("key-file"), help: "Path to the client server TLS key file.")
+    var keyFile = ""
+
+    @Option(name: .customLong("trusted-ca-file"), help: "Path to the client server TLS trusted CA cert file.")
+    var trustedCAFile = ""
+
+    @Flag(name: .customLong("client-cert-auth"), help: "Enable client cert authentication.")
+    var clientCertificateAuthentication = false
+
+    @Option(
+        name: [
+            .customLong("experimental-watch-progress-notify-interval"), .customLong("watch-progress-notify-interval"),
+        ],
+        help: "Duration of periodic watch progress notifications (Go syntax: 10m, 5s, 500ms).")
+    var watchProgressNotifyInterval = GoDurationArgument(text: "10m", duration: .seconds(600))
+
+    /// Go boolean flags written `--flag=true` / `--flag=false`, rewritten to what ArgumentParser takes.
+    static let booleanFlags = ["--client-cert-auth"]
+
+    static func normalizingBooleanFlags(_ arguments: [String]) -> [String] {
+        arguments.compactMap { argument in
+            for flag in booleanFlags where argument.hasPrefix(flag + "=") {
+                switch argument.dropFirst(flag.count + 1).lowercased() {
+                case "true", "t", "1": return flag
+                case "false", "f", "0": return nil
+                default: return argument  // left for ArgumentParser to reject
+                }
+            }
+            return argument
+        }
+    }
+
     func run() async throws {
         var configuration = KelsonConfiguration()
         configuration.name = name
@@ -53,6 +93,11 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.maximumRequestBytes = maximumRequestBytes
         configuration.maximumTxnOperations = maximumTxnOperations
         configuration.logLevel = try level(logLevel)
+        configuration.clientTLS.certificateFile = certificateFile.isEmpty ? nil : certificateFile
+        configuration.clientTLS.keyFile = keyFile.isEmpty ? nil : keyFile
+        configuration.clientTLS.trustedCAFile = trustedCAFile.isEmpty ? nil : trustedCAFile
+        configuration.clientTLS.clientCertificateAuthentication = clientCertificateAuthentication
+        configuration.watchProgressNotifyInterval = watchProgressNotifyInterval.duration
 
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
@@ -85,4 +130,22 @@ struct EtcdCommand: AsyncParsableCommand {
         default: throw ValidationError("--log-level must be one of debug, info, warn, error, panic, fatal")
         }
     }
+}
+
+/// A duration flag in Go's syntax.
+struct GoDurationArgument: ExpressibleByArgument {
+    var text: String
+    var duration: Duration
+
+    init(text: String, duration: Duration) {
+        self.text = text
+        self.duration = duration
+    }
+
+    init?(argument: String) {
+        guard let duration = GoDuration.parse(argument) else { return nil }
+        self.init(text: argument, duration: duration)
+    }
+
+    var defaultValueDescription: String { text }
 }

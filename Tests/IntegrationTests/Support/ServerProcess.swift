@@ -125,6 +125,12 @@ enum ServerKind: String, Sendable {
 /// Options a test may ask of a server; both implementations accept the same flags.
 struct ServerOptions: Sendable {
     var maxRequestBytes: Int?
+    /// More flags for the server (etcd's names), after the usual ones.
+    var extraArguments: [String] = []
+    /// Serve the client URL as https (pass the TLS flags in `extraArguments`).
+    var https = false
+    /// etcdctl flags the readiness check needs, e.g. `--cacert`, `--cert`, `--key`.
+    var etcdctlArguments: [String] = []
 }
 
 /// A server binary running in its own temporary data directory on loopback ports.
@@ -144,7 +150,9 @@ class ServerProcess {
     private var deathReported = false
 
     var endpoint: String { "127.0.0.1:\(clientPort)" }
-    var clientURL: String { "http://\(endpoint)" }
+    var clientURL: String { "\(options.https ? "https" : "http")://\(endpoint)" }
+    /// What to pass to etcdctl's `--endpoints`: the bare address over http (as always), the URL over https.
+    var etcdctlEndpoint: String { options.https ? clientURL : endpoint }
     var dataDirectory: URL { workDirectory.appendingPathComponent("data") }
     var name: String { kind.rawValue }
     var pid: Int32? { process?.processIdentifier }
@@ -216,7 +224,7 @@ class ServerProcess {
                     """)
             }
             last = try? Etcdctl.run(
-                endpoint: endpoint, ["endpoint", "health"],
+                endpoint: etcdctlEndpoint, options.etcdctlArguments + ["endpoint", "health"],
                 commandTimeout: "2s", dialTimeout: "1s", watchdog: 5)
             if last?.exitCode == 0 { return }
             Thread.sleep(forTimeInterval: 0.2)
@@ -230,6 +238,15 @@ class ServerProcess {
             --- server log (tail) ---
             \(tail)
             """)
+    }
+
+    /// Waits (up to `timeout`) for a process expected to exit on its own, e.g. after a startup error; true if it did.
+    func waitForExit(timeout: TimeInterval = 15) -> Bool {
+        guard let process else { return false }
+        expectingExit = true
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return !process.isRunning
     }
 
     /// Sends `signal` and waits (up to `timeout`) for the process to go away.
@@ -342,7 +359,7 @@ final class EtcdProcess: ServerProcess {
             "--initial-cluster", "default=\(peerURL)",
         ]
         if let bytes = options.maxRequestBytes { arguments += ["--max-request-bytes", String(bytes)] }
-        return (Locations.etcd, arguments)
+        return (Locations.etcd, arguments + options.extraArguments)
     }
 }
 
@@ -365,6 +382,6 @@ final class KelsonProcess: ServerProcess {
             "--advertise-client-urls", clientURL,
         ]
         if let bytes = options.maxRequestBytes { arguments += ["--max-request-bytes", String(bytes)] }
-        return (Locations.kelson, arguments)
+        return (Locations.kelson, arguments + options.extraArguments)
     }
 }

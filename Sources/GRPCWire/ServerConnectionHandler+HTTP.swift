@@ -1,0 +1,65 @@
+import CNGHTTP2
+
+/// Plain HTTP over HTTP/2: a request that is not gRPC (not a POST with gRPC's content type) for a path registered
+/// with `registerHTTP` is answered by that handler, as etcd's Go server does for `/health` when a client such as
+/// curl negotiates h2 over TLS. Everything else keeps grpc-go's answers (RST_STREAM, 415, unimplemented).
+extension ServerConnectionHandler {
+    /// Header fields HTTP/2 forbids (RFC 9113 §8.2.2); a handler written for HTTP/1 may set them.
+    private static let connectionSpecificHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+    ]
+
+    func answerHTTP(_ stream: ServerStream) {
+        guard let session else { return }
+        let method = stream.isPost ? "POST" : stream.otherMethod
+        // The stream's metadata holds the non-reserved fields (content-type, te and grpc-* are not among them).
+        let request = HTTPRequest(method: method, target: stream.path, headers: stream.metadata.map { ($0.0, $0.1) })
+        stream.metadata = []
+        let response = router.http.answer(request)
+        // Finished as far as the gRPC machinery goes: request data is consumed and dropped, no deadline runs.
+        stream.phase = .http
+        stream.status = .ok
+        stream.headersSubmitted = true
+        stream.trailersSubmitted = true
+        var block = HeaderBlock()
+        block.add(":status", String(response.status))
+        for (name, value) in response.headers {
+            let lowercased = name.lowercased()
+            if lowercased != "content-length", !Self.connectionSpecificHeaders.contains(lowercased) {
+                block.add(lowercased, value)
+            }
+        }
+        block.add("content-length", String(response.body.count))
+        guard method != "HEAD", !response.body.isEmpty else {
+            block.withNameValues { nameValues, count in
+                _ = nghttp2_submit_response(session, stream.id, nameValues, count, nil)
+            }
+            return
+        }
+        stream.plainBody = response.body
+        var provider = nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { _, streamID, buffer, length, flags, _, userData in
+                ServerConnectionHandler.handler(userData).readResponseData(
+                    streamID: streamID, buffer: UnsafeMutableRawBufferPointer(start: buffer, count: length),
+                    flags: flags!)
+            })
+        block.withNameValues { nameValues, count in
+            _ = nghttp2_submit_response(session, stream.id, nameValues, count, &provider)
+        }
+    }
+
+    /// The data provider for `.http` streams: the body, then END_STREAM on the last DATA frame.
+    func copyPlainBody(
+        _ stream: ServerStream, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
+        let take = min(buffer.count, stream.plainBody.count - stream.plainBodyOffset)
+        stream.plainBody.withUnsafeBytes { bytes in
+            let source = UnsafeRawBufferPointer(rebasing: bytes[stream.plainBodyOffset..<stream.plainBodyOffset + take])
+            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<take]).copyMemory(from: source)
+        }
+        stream.plainBodyOffset += take
+        if stream.plainBodyOffset == stream.plainBody.count { flags.pointee |= HTTP2Constants.dataFlagEOF }
+        return take
+    }
+}
