@@ -1,5 +1,5 @@
-import Foundation
 import EtcdAPI
+import Foundation
 import GRPCWire
 import RevisionLog
 
