@@ -13,6 +13,8 @@ public struct EtcdServerConfiguration: Sendable {
     public var watchProgressNotifyInterval: Duration = .seconds(600)
     /// Events a live watcher may buffer before it switches to reading the log (memory bound per watcher).
     public var watchBufferedEventsMaximum = 1_000
+    /// Auth: token lifetime and cap, password hashing cost.
+    public var auth = AuthConfiguration()
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
     public var maximumReceiveMessageBytes: Int { maximumRequestBytes + 512 * 1024 }
 
@@ -23,16 +25,22 @@ public struct EtcdServerConfiguration: Sendable {
 public struct EtcdServices: Sendable {
     public let router: GRPCServerRouter
     public let watchHub: WatchHub
+    /// Users, roles, tokens and the permission checks every service makes (`AuthStore.authorize`).
+    let auth: AuthStore
 
     public init(store: Store, configuration: EtcdServerConfiguration) {
         var router = GRPCServerRouter()
         let identity = configuration.identity
-        KVService(store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes)
-            .register(into: &router)
+        let auth = AuthStore(store: store, configuration: configuration.auth)
+        self.auth = auth
+        KVService(
+            store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes, auth: auth
+        )
+        .register(into: &router)
         watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
         WatchService(
             hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
-            progressInterval: configuration.watchProgressNotifyInterval
+            progressInterval: configuration.watchProgressNotifyInterval, auth: auth
         )
         .register(into: &router)
         LeaseService(store: store, identity: identity).register(into: &router)
@@ -41,6 +49,7 @@ public struct EtcdServices: Sendable {
             peerURLs: configuration.peerURLs
         )
         .register(into: &router)
+        AuthService(auth: auth, store: store, identity: identity).register(into: &router)
         self.router = router
     }
 }
