@@ -15,7 +15,7 @@ public struct EtcdWireError: Sendable, Equatable, Error {
 
 extension EtcdWireError {
     // gRPC status codes used below.
-    private static let canceled = 1, invalidArgument = 3, deadlineExceeded = 4, notFound = 5
+    private static let canceled = 1, unknown = 2, invalidArgument = 3, deadlineExceeded = 4, notFound = 5
     private static let permissionDeniedCode = 7, resourceExhausted = 8, failedPrecondition = 9
     private static let outOfRange = 11, unavailable = 14, dataLoss = 15, unauthenticated = 16
 
@@ -58,6 +58,36 @@ extension EtcdWireError {
         grpcCode: failedPrecondition, message: "etcdserver: authentication is not enabled")
     public static let invalidAuthToken = EtcdWireError(
         grpcCode: unauthenticated, message: "etcdserver: invalid auth token")
+    public static let authOldRevision = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: revision of auth store is old")
+    public static let rootUserNotExist = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: root user does not exist")
+    public static let rootRoleNotExist = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: root user does not have root role")
+    public static let userAlreadyExist = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: user name already exists")
+    public static let userEmpty = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: user name is empty")
+    public static let userNotFound = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: user name not found")
+    public static let roleAlreadyExist = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: role name already exists")
+    public static let roleNotFound = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: role name not found")
+    public static let roleEmpty = EtcdWireError(grpcCode: invalidArgument, message: "etcdserver: role name is empty")
+    public static let authFailed = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: authentication failed, invalid user ID or password")
+    /// etcd 3.5's answer to RoleGrantPermission without a permission (3.4 crashes).
+    public static let permissionNotGiven = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: permission not given")
+    public static let roleNotGranted = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: role is not granted to the user")
+    public static let permissionNotGranted = EtcdWireError(
+        grpcCode: failedPrecondition, message: "etcdserver: permission is not granted to the role")
+    public static let invalidAuthManagement = EtcdWireError(
+        grpcCode: invalidArgument, message: "etcdserver: invalid auth management")
+    /// etcd has no wire error for this one: its message and `Unknown` reach the client as they are.
+    public static let noPasswordUser = EtcdWireError(
+        grpcCode: unknown, message: "auth: authentication failed, password was given for no password user")
     public static let noLeader = EtcdWireError(grpcCode: unavailable, message: "etcdserver: no leader")
     public static let notCapable = EtcdWireError(grpcCode: failedPrecondition, message: "etcdserver: not capable")
     public static let stopped = EtcdWireError(grpcCode: unavailable, message: "etcdserver: server stopped")
@@ -66,4 +96,36 @@ extension EtcdWireError {
     public static let canceledRequest = EtcdWireError(grpcCode: canceled, message: "etcdserver: request canceled")
     public static let contextDeadlineExceeded = EtcdWireError(
         grpcCode: deadlineExceeded, message: "etcdserver: context deadline exceeded")
+}
+
+// Kelson's own errors, for conditions etcd does not have.
+extension EtcdWireError {
+    /// The stored auth state cannot be read: every call that needs auth fails rather than run unchecked.
+    public static func authStateUnreadable(_ detail: String) -> EtcdWireError {
+        EtcdWireError(grpcCode: dataLoss, message: "kelson: stored auth state is unreadable: \(detail)")
+    }
+
+    /// A permission type number etcd does not define (etcdctl never sends one).
+    public static func unknownPermissionType(_ type: Int) -> EtcdWireError {
+        EtcdWireError(grpcCode: invalidArgument, message: "kelson: unknown permission type \(type)")
+    }
+
+    /// A cap on what clients can make Kelson store (etcd has none).
+    public static func authLimit(_ what: String, _ maximum: Int) -> EtcdWireError {
+        EtcdWireError(grpcCode: resourceExhausted, message: "kelson: too many \(what) (at most \(maximum))")
+    }
+}
+
+extension EtcdWireError {
+    /// The text of grpc-go's `status.Error(...).Error()`, which etcd puts into some messages (a
+    /// refused watch's `cancel_reason`): `rpc error: code = PermissionDenied desc = etcdserver: ...`.
+    public var goErrorDescription: String {
+        let names = [
+            "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
+            "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
+            "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+        ]
+        let name = names.indices.contains(grpcCode) ? names[grpcCode] : "Code(\(grpcCode))"
+        return "rpc error: code = \(name) desc = \(message)"
+    }
 }

@@ -17,6 +17,8 @@ public struct EtcdServerConfiguration: Sendable {
     /// Where Snapshot writes its temporary copy of the database before streaming it. Put it on the
     /// same file system as the data directory: the copy can be as large as the database.
     public var snapshotDirectory = NSTemporaryDirectory()
+    /// Auth: token lifetime and cap, password hashing cost.
+    public var auth = AuthConfiguration()
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
     public var maximumReceiveMessageBytes: Int { maximumRequestBytes + 512 * 1024 }
 
@@ -27,25 +29,34 @@ public struct EtcdServerConfiguration: Sendable {
 public struct EtcdServices: Sendable {
     public let router: GRPCServerRouter
     public let watchHub: WatchHub
+    /// Users, roles, tokens and the permission checks every service makes (`AuthStore.authorize`).
+    let auth: AuthStore
 
     public init(store: Store, configuration: EtcdServerConfiguration) {
         var router = GRPCServerRouter()
         let identity = configuration.identity
-        KVService(store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes)
-            .register(into: &router)
+        let auth = AuthStore(store: store, configuration: configuration.auth)
+        self.auth = auth
+        KVService(
+            store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes, auth: auth
+        )
+        .register(into: &router)
         watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
         WatchService(
             hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
-            progressInterval: configuration.watchProgressNotifyInterval
+            progressInterval: configuration.watchProgressNotifyInterval, auth: auth
         )
         .register(into: &router)
-        LeaseService(store: store, identity: identity).register(into: &router)
-        MaintenanceService(store: store, identity: identity, snapshotDirectory: configuration.snapshotDirectory)
-            .register(into: &router)
+        LeaseService(store: store, identity: identity, auth: auth).register(into: &router)
+        MaintenanceService(
+            store: store, identity: identity, snapshotDirectory: configuration.snapshotDirectory, auth: auth
+        )
+        .register(into: &router)
         ClusterService(
             store: store, identity: identity, clientURLs: configuration.clientURLs, peerURLs: configuration.peerURLs
         )
         .register(into: &router)
+        AuthService(auth: auth, store: store, identity: identity).register(into: &router)
         self.router = router
     }
 }

@@ -8,36 +8,43 @@ final class KVService: Sendable {
     private let store: Store
     private let identity: ServerIdentity
     private let maximumRequestBytes: Int
+    private let auth: AuthStore
 
-    init(store: Store, identity: ServerIdentity, maximumRequestBytes: Int) {
+    init(store: Store, identity: ServerIdentity, maximumRequestBytes: Int, auth: AuthStore) {
         self.store = store
         self.identity = identity
         self.maximumRequestBytes = maximumRequestBytes
+        self.auth = auth
     }
 
     func register(into router: inout GRPCServerRouter) {
-        router.registerUnary("/etcdserverpb.KV/Range", Etcdserverpb_RangeRequest.self) { [self] message, _, respond in
-            respond(range(message))
+        router.registerUnary("/etcdserverpb.KV/Range", Etcdserverpb_RangeRequest.self) {
+            [self] message, call, respond in
+            respond(range(message, call))
         }
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
-            put(message, size: call.request.count, respond: respond)
+            put(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/DeleteRange", Etcdserverpb_DeleteRangeRequest.self) {
             [self] message, call, respond in
-            delete(message, size: call.request.count, respond: respond)
+            delete(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Txn", Etcdserverpb_TxnRequest.self) { [self] message, call, respond in
-            txn(message, size: call.request.count, respond: respond)
+            txn(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Compact", Etcdserverpb_CompactionRequest.self) {
-            [self] message, _, respond in
-            compact(message, respond: respond)
+            [self] message, call, respond in
+            compact(message, call, respond: respond)
         }
     }
 
-    private func range(_ message: Etcdserverpb_RangeRequest) -> Result<Etcdserverpb_RangeResponse, GRPCStatus> {
+    private func range(
+        _ message: Etcdserverpb_RangeRequest, _ call: GRPCUnaryCall
+    ) -> Result<Etcdserverpb_RangeResponse, GRPCStatus> {
         do throws(StoreError) {
-            var response = Conversions.rangeResponse(try store.range(try Conversions.rangeRequest(message)))
+            let request = try Conversions.rangeRequest(message)
+            if let denied = auth.authorize(call.metadata, .read(request.range)) { return .failure(denied.grpcStatus) }
+            var response = Conversions.rangeResponse(try store.range(request))
             response.header = identity.header(revision: response.header.revision)
             return .success(response)
         } catch {
@@ -46,11 +53,15 @@ final class KVService: Sendable {
     }
 
     private func put(
-        _ message: Etcdserverpb_PutRequest, size: Int,
+        _ message: Etcdserverpb_PutRequest, _ call: GRPCUnaryCall,
         respond: @escaping @Sendable (Result<Etcdserverpb_PutResponse, GRPCStatus>) -> Void
     ) {
-        if let error = checkSize(size) { return respond(.failure(error)) }
-        store.put(Conversions.putRequest(message)) { [identity] result in
+        if let error = checkSize(call.request.count) { return respond(.failure(error)) }
+        let request = Conversions.putRequest(message)
+        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
+            return respond(.failure(denied.grpcStatus))
+        }
+        store.put(request) { [identity] result in
             respond(
                 result.map { result in
                     var response = Conversions.putResponse(result)
@@ -61,11 +72,15 @@ final class KVService: Sendable {
     }
 
     private func delete(
-        _ message: Etcdserverpb_DeleteRangeRequest, size: Int,
+        _ message: Etcdserverpb_DeleteRangeRequest, _ call: GRPCUnaryCall,
         respond: @escaping @Sendable (Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) -> Void
     ) {
-        if let error = checkSize(size) { return respond(.failure(error)) }
-        store.delete(Conversions.deleteRequest(message)) { [identity] result in
+        if let error = checkSize(call.request.count) { return respond(.failure(error)) }
+        let request = Conversions.deleteRequest(message)
+        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
+            return respond(.failure(denied.grpcStatus))
+        }
+        store.delete(request) { [identity] result in
             respond(
                 result.map { result in
                     var response = Conversions.deleteResponse(result)
@@ -76,13 +91,16 @@ final class KVService: Sendable {
     }
 
     private func txn(
-        _ message: Etcdserverpb_TxnRequest, size: Int,
+        _ message: Etcdserverpb_TxnRequest, _ call: GRPCUnaryCall,
         respond: @escaping @Sendable (Result<Etcdserverpb_TxnResponse, GRPCStatus>) -> Void
     ) {
-        if let error = checkSize(size) { return respond(.failure(error)) }
+        if let error = checkSize(call.request.count) { return respond(.failure(error)) }
         let request: TxnRequest
         do throws(StoreError) { request = try Conversions.txnRequest(message) } catch {
             return respond(.failure(GRPCStatus(error)))
+        }
+        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
+            return respond(.failure(denied.grpcStatus))
         }
         store.txn(request) { [identity] result in
             respond(
@@ -95,9 +113,11 @@ final class KVService: Sendable {
     }
 
     private func compact(
-        _ message: Etcdserverpb_CompactionRequest,
+        _ message: Etcdserverpb_CompactionRequest, _ call: GRPCUnaryCall,
         respond: @escaping @Sendable (Result<Etcdserverpb_CompactionResponse, GRPCStatus>) -> Void
     ) {
+        // etcd checks only the token: compaction needs no permission.
+        if let denied = auth.authorize(call.metadata, .validToken) { return respond(.failure(denied.grpcStatus)) }
         store.compact(revision: message.revision, physical: message.physical) { [identity] result in
             respond(
                 result.map { result in

@@ -7,15 +7,21 @@ import RevisionLog
 final class LeaseService: Sendable {
     private let store: Store
     private let identity: ServerIdentity
+    private let auth: AuthStore
 
-    init(store: Store, identity: ServerIdentity) {
+    init(store: Store, identity: ServerIdentity, auth: AuthStore) {
         self.store = store
         self.identity = identity
+        self.auth = auth
     }
 
     func register(into router: inout GRPCServerRouter) {
-        router.registerUnary("/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self) {
-            [self] request, _, respond in
+        // Permissions as in etcd 3.4 (`v3_server.go`): grant needs a valid token, revoke write access
+        // to every attached key, time-to-live with keys read access to them (etcd 3.4.26's fix).
+        router.registerUnary(
+            "/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self, auth: auth,
+            requires: { _ in .validToken }
+        ) { [self] request, _, respond in
             Task {
                 do throws(StoreError) {
                     let result = try await store.grantLease(id: request.id, ttl: request.ttl)
@@ -29,8 +35,10 @@ final class LeaseService: Sendable {
                 }
             }
         }
-        router.registerUnary("/etcdserverpb.Lease/LeaseRevoke", Etcdserverpb_LeaseRevokeRequest.self) {
-            [self] request, _, respond in
+        router.registerUnary(
+            "/etcdserverpb.Lease/LeaseRevoke", Etcdserverpb_LeaseRevokeRequest.self, auth: auth,
+            requires: { .writeLeaseKeys(leaseID: $0.id) }
+        ) { [self] request, _, respond in
             Task {
                 do throws(StoreError) {
                     let revision = try await store.revokeLease(id: request.id)
@@ -42,8 +50,10 @@ final class LeaseService: Sendable {
                 }
             }
         }
-        router.registerUnary("/etcdserverpb.Lease/LeaseTimeToLive", Etcdserverpb_LeaseTimeToLiveRequest.self) {
-            [self] request, _, respond in
+        router.registerUnary(
+            "/etcdserverpb.Lease/LeaseTimeToLive", Etcdserverpb_LeaseTimeToLiveRequest.self, auth: auth,
+            requires: { $0.keys ? .readLeaseKeys(leaseID: $0.id) : nil }
+        ) { [self] request, _, respond in
             respond(timeToLive(request))
         }
         router.registerUnary("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest.self) {

@@ -16,12 +16,14 @@ final class MaintenanceService: Sendable {
     private let identity: ServerIdentity
     private let alarms: AlarmList
     private let snapshotDirectory: String
+    private let auth: AuthStore
 
-    init(store: Store, identity: ServerIdentity, snapshotDirectory: String) {
+    init(store: Store, identity: ServerIdentity, snapshotDirectory: String, auth: AuthStore) {
         self.store = store
         self.identity = identity
         self.alarms = AlarmList(store: store)
         self.snapshotDirectory = snapshotDirectory
+        self.auth = auth
     }
 
     func register(into router: inout GRPCServerRouter) {
@@ -29,20 +31,27 @@ final class MaintenanceService: Sendable {
             [self] _, _, respond in
             respond(status())
         }
-        router.registerUnary("/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self) {
-            [self] request, _, respond in
+        // Permissions as in etcd 3.4 (`v3rpc/maintenance.go`): alarms need a valid token; whole-database
+        // operations need root; Status and MoveLeader need nothing.
+        router.registerUnary(
+            "/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self, auth: auth,
+            requires: { _ in .validToken }
+        ) { [self] request, _, respond in
             Task { respond(await alarm(request)) }
         }
-        router.registerUnary("/etcdserverpb.Maintenance/Defragment", Etcdserverpb_DefragmentRequest.self) {
-            [self] _, _, respond in
+        router.registerUnary(
+            "/etcdserverpb.Maintenance/Defragment", Etcdserverpb_DefragmentRequest.self, auth: auth,
+            requires: { _ in .root }
+        ) { [self] _, _, respond in
             offload(respond) { [store] () throws(StoreError) in
                 try store.defragment()
                 // etcd answers with an empty response, without a header.
                 return Etcdserverpb_DefragmentResponse()
             }
         }
-        router.registerUnary("/etcdserverpb.Maintenance/Hash", Etcdserverpb_HashRequest.self) {
-            [self] _, _, respond in
+        router.registerUnary(
+            "/etcdserverpb.Maintenance/Hash", Etcdserverpb_HashRequest.self, auth: auth, requires: { _ in .root }
+        ) { [self] _, _, respond in
             offload(respond) { [store, identity] () throws(StoreError) in
                 let hash = try store.hashKV(revision: 0)
                 var response = Etcdserverpb_HashResponse()
@@ -51,8 +60,9 @@ final class MaintenanceService: Sendable {
                 return response
             }
         }
-        router.registerUnary("/etcdserverpb.Maintenance/HashKV", Etcdserverpb_HashKVRequest.self) {
-            [self] request, _, respond in
+        router.registerUnary(
+            "/etcdserverpb.Maintenance/HashKV", Etcdserverpb_HashKVRequest.self, auth: auth, requires: { _ in .root }
+        ) { [self] request, _, respond in
             offload(respond) { [store, identity] () throws(StoreError) in
                 let revision = store.revision
                 let hash = try store.hashKV(revision: request.revision)
@@ -131,6 +141,7 @@ final class MaintenanceService: Sendable {
     /// Streams a consistent copy of the database in 32 KiB chunks, then its SHA-256 (see
     /// `SnapshotFile`). The copy is a temporary file, removed when the stream ends.
     private func snapshot(_ call: GRPCStreamingCall) async throws {
+        if let denied = auth.authorize(call.metadata, .root) { throw denied.grpcStatus }
         let path = snapshotDirectory + "/kelson-snapshot-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try await runOffThread { [store] () throws(StoreError) in try store.snapshot(to: path) }

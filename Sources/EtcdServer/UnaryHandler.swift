@@ -35,3 +35,24 @@ extension GRPCServerRouter {
         }
     }
 }
+
+extension GRPCServerRouter {
+    /// `registerUnary` behind an auth check: a call whose metadata fails the request's requirement
+    /// (nil = none) gets the auth error and never reaches `handler`.
+    mutating func registerUnary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ path: String, _ request: Request.Type, auth: AuthStore,
+        requires requirement: @escaping @Sendable (Request) -> AuthRequirement?,
+        _ handler:
+            @escaping @Sendable (
+                Request, GRPCUnaryCall, _ respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void
+            ) -> Void
+    ) {
+        registerUnary(path, request) {
+            (message: Request, call, respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void) in
+            if let needed = requirement(message), let denied = auth.authorize(call.metadata, needed) {
+                return respond(.failure(denied.grpcStatus))
+            }
+            handler(message, call, respond)
+        }
+    }
+}

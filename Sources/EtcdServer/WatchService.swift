@@ -10,12 +10,17 @@ final class WatchService: Sendable {
     private let identity: ServerIdentity
     private let maximumResponseBytes: Int
     private let progressInterval: Duration
+    private let auth: AuthStore
 
-    init(hub: WatchHub, identity: ServerIdentity, maximumResponseBytes: Int, progressInterval: Duration) {
+    init(
+        hub: WatchHub, identity: ServerIdentity, maximumResponseBytes: Int, progressInterval: Duration,
+        auth: AuthStore
+    ) {
         self.hub = hub
         self.identity = identity
         self.maximumResponseBytes = maximumResponseBytes
         self.progressInterval = progressInterval
+        self.auth = auth
     }
 
     func register(into router: inout GRPCServerRouter) {
@@ -32,7 +37,7 @@ final class WatchService: Sendable {
                 guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: bytes) else { continue }
                 switch request.requestUnion {
                 case .createRequest(let createRequest):
-                    if let created = try await create(createRequest, registry, sender) {
+                    if let created = try await create(createRequest, call.metadata, registry, sender) {
                         group.addTask { [self] in try await pump(created.watcher, id: created.id, registry, sender) }
                     }
                 case .cancelRequest(let cancel):
@@ -57,7 +62,8 @@ final class WatchService: Sendable {
 
     /// Registers a watcher and sends its `created` response (or etcd's refusal).
     private func create(
-        _ create: Etcdserverpb_WatchCreateRequest, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender
+        _ create: Etcdserverpb_WatchCreateRequest, _ metadata: GRPCMetadata, _ registry: WatchStreamRegistry,
+        _ sender: WatchStreamSender
     ) async throws -> CreatedWatcher? {
         let key = create.key.isEmpty ? [UInt8(0)] : [UInt8](create.key)
         var request = WatchRequest(range: KeyRange(key: key, rangeEnd: [UInt8](create.rangeEnd)))
@@ -67,6 +73,9 @@ final class WatchService: Sendable {
         request.dropDeletes = create.filters.contains(.nodelete)
         var response = Etcdserverpb_WatchResponse()
         response.created = true
+        if let denied = auth.authorize(metadata, .read(request.range)) {
+            return try await refuse(response, reason: Self.cancelReason(denied), sender)
+        }
         if request.range.isEmpty {
             return try await refuse(response, reason: "mvcc: watcher range is empty", sender)
         }
@@ -98,6 +107,17 @@ final class WatchService: Sendable {
             return (try hub.watch(request), nil)
         } catch .compacted {
             return (try hub.watch(WatchRequest(range: request.range)), hub.compactRevision)
+        }
+    }
+
+    /// etcd's refusal text: grpc-go's rendering of the error (`rpc error: code = ... desc = ...`),
+    /// with every error other than these three reported as permission denied. (etcd 3.4 checks a
+    /// watch from a key, or on a prefix whose end is "\0", as if it were that one key; Kelson checks
+    /// the whole range.)
+    private static func cancelReason(_ error: EtcdWireError) -> String {
+        switch error {
+        case .invalidAuthToken, .authOldRevision, .userEmpty: return error.goErrorDescription
+        default: return EtcdWireError.permissionDenied.goErrorDescription
         }
     }
 

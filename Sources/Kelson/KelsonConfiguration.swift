@@ -23,6 +23,11 @@ public struct KelsonConfiguration: Sendable {
     /// etcd's `--experimental-watch-progress-notify-interval`. As in etcd, zero or less keeps the default (10 min)
     /// and anything under 100 ms becomes 100 ms.
     public var watchProgressNotifyInterval: Duration = .seconds(600)
+    /// `kelson etcd --auth`: turn etcd's auth on at startup (as `etcdctl auth enable` would). Needs a
+    /// `root` user with the `root` role; startup fails with instructions otherwise.
+    public var auth = false
+    /// etcd's `--auth-token-ttl`: a simple token lives this long after its last use.
+    public var authTokenTTL: Duration = .seconds(300)
 
     public init() {}
 

@@ -13,6 +13,7 @@ public final class KelsonServer: Sendable {
     public let configuration: KelsonConfiguration
     public let store: Store
     private let grpcServers: [GRPCServer]
+    private let etcdServices: EtcdServices
     private let logger: Logger
 
     /// Checks the listen URLs and TLS files, then opens (or creates) the data directory and the store. Nothing
@@ -52,7 +53,9 @@ public final class KelsonServer: Sendable {
         where file.hasPrefix("kelson-snapshot-") {
             try? FileManager.default.removeItem(atPath: directory + "/" + file)
         }
+        etcdConfiguration.auth.tokenTTL = configuration.authTokenTTL
         let services = EtcdServices(store: store, configuration: etcdConfiguration)
+        etcdServices = services
         var router = services.router
         HTTPEndpoints.register(into: &router, store: store, logger: logger)
         grpcServers = listeners.map { GRPCServer(configuration: $0, router: router) }
@@ -82,8 +85,17 @@ public final class KelsonServer: Sendable {
         grpcServers.compactMap { $0.localAddress.map { "\($0)" } }
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully. With `configuration.auth`, turns
+    /// auth on first (before any listener accepts a request).
     public func run() async throws {
+        if configuration.auth {
+            do {
+                try await etcdServices.enableAuthAtStartup()
+            } catch {
+                store.close()
+                throw KelsonError(error.description)
+            }
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

@@ -66,8 +66,14 @@ struct EtcdCommand: AsyncParsableCommand {
         help: "Duration of periodic watch progress notifications (Go syntax: 10m, 5s, 500ms).")
     var watchProgressNotifyInterval = GoDurationArgument(text: "10m", duration: .seconds(600))
 
+    @Flag(name: .customLong("auth"), help: "Turn on authentication at startup (needs a root user with the root role).")
+    var auth = false
+
+    @Option(name: .customLong("auth-token-ttl"), help: "Seconds a simple auth token lives after its last use.")
+    var authTokenTTL = 300
+
     /// Go boolean flags written `--flag=true` / `--flag=false`, rewritten to what ArgumentParser takes.
-    static let booleanFlags = ["--client-cert-auth"]
+    static let booleanFlags = ["--client-cert-auth", "--auth"]
 
     static func normalizingBooleanFlags(_ arguments: [String]) -> [String] {
         arguments.compactMap { argument in
@@ -98,6 +104,9 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.clientTLS.trustedCAFile = trustedCAFile.isEmpty ? nil : trustedCAFile
         configuration.clientTLS.clientCertificateAuthentication = clientCertificateAuthentication
         configuration.watchProgressNotifyInterval = watchProgressNotifyInterval.duration
+        configuration.auth = auth
+        guard authTokenTTL > 0 else { throw ValidationError("--auth-token-ttl must be a positive number of seconds") }
+        configuration.authTokenTTL = .seconds(authTokenTTL)
 
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in

@@ -1,0 +1,223 @@
+import EtcdAPI
+import GRPCWire
+import RevisionLog
+import Synchronization
+
+/// What a call needs from its caller, in etcd 3.4's terms. Every requirement first needs the
+/// call's token, when it sends one, to be valid (etcd's `AuthInfoFromCtx`), even with auth off.
+/// With auth off nothing else is checked.
+enum AuthRequirement: Sendable, Equatable {
+    /// Nothing beyond a valid token when one is sent: etcd's requests that go through raft without
+    /// a permission check (LeaseGrant, Alarm, Compact, AuthStatus).
+    case validToken
+    /// A token of an existing user (any roles).
+    case authenticated
+    /// The `root` role (etcd's `IsAdminPermitted`).
+    case root
+    /// Read permission on every key of the range (etcd's `IsRangePermitted`).
+    case read(KeyRange)
+    /// Write permission on every key of the range (etcd's `IsPutPermitted`, `IsDeleteRangePermitted`).
+    case write(KeyRange)
+    /// Write permission on every key attached to the lease; nothing when it has none or does not
+    /// exist (etcd's `checkLeasePuts`, for LeaseRevoke and Put with a lease).
+    case writeLeaseKeys(leaseID: Int64)
+    /// A user (even when the lease has no keys) with read permission on every key attached to the
+    /// lease: LeaseTimeToLive with `keys` (etcd 3.4.26 and 3.5.9 on; 3.4.23 checks nothing there).
+    case readLeaseKeys(leaseID: Int64)
+}
+
+/// etcd's auth store (`auth/store.go`) over the core store's named metadata: the state lives in
+/// one value (`AuthState`) updated atomically on the committer thread, with a copy in memory for
+/// the checks every call makes.
+///
+/// The API the services call (see `authorize`):
+///
+///     if let error = auth.authorize(call.metadata, [.read(range)]) { return respond(.failure(error.grpcStatus)) }
+final class AuthStore: Sendable {
+    private struct Snapshot: Sendable {
+        var state = AuthState()
+        /// Set when the stored state could not be read: every check then fails (closed, not open).
+        var loadError: EtcdWireError?
+        /// Merged permissions per user, computed on first use; cleared with every new state, so
+        /// bounded by the number of users.
+        var permissions: [String: RangePermissions] = [:]
+    }
+
+    let store: Store
+    let tokens: SimpleTokens
+    let passwordHashRounds: Int
+    private let snapshot: Mutex<Snapshot>
+
+    init(store: Store, configuration: AuthConfiguration) {
+        self.store = store
+        tokens = SimpleTokens(ttl: configuration.tokenTTL, maximumCount: configuration.tokensMaximum)
+        passwordHashRounds = max(configuration.passwordHashRounds, 1)
+        var initial = Snapshot()
+        do throws(EtcdWireError) {
+            initial.state = try AuthState.decode(try Self.storedBytes(store))
+        } catch {
+            initial.loadError = error
+        }
+        snapshot = Mutex(initial)
+    }
+
+    private static func storedBytes(_ store: Store) throws(EtcdWireError) -> [UInt8]? {
+        do {
+            return try store.metadata(AuthState.metadataName)
+        } catch {
+            throw .authStateUnreadable("\(error.etcdWireError.message)")
+        }
+    }
+
+    // MARK: Checks
+
+    /// The first requirement the caller of `metadata` does not meet, as etcd's error; nil when
+    /// the call may go ahead. Cheap with auth off (one metadata lookup, one lock).
+    func authorize(_ metadata: GRPCMetadata, _ requirements: [AuthRequirement]) -> EtcdWireError? {
+        do throws(EtcdWireError) {
+            let (state, user) = try caller(metadata)
+            guard state.enabled else { return nil }
+            for requirement in requirements {
+                if let error = check(requirement, user: user, state: state) { return error }
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func authorize(_ metadata: GRPCMetadata, _ requirement: AuthRequirement) -> EtcdWireError? {
+        authorize(metadata, [requirement])
+    }
+
+    /// The current state and the user the call's token names (nil without a token): etcd's
+    /// `AuthInfoFromCtx`. A token that is unknown or expired is refused whether auth is on or
+    /// off (etcd forgets all tokens when auth is disabled).
+    func caller(_ metadata: GRPCMetadata) throws(EtcdWireError) -> (AuthState, String?) {
+        let state = try currentState()
+        // etcd also reads the grpc-gateway's "authorization" key.
+        guard let token = metadata["token"] ?? metadata["authorization"] else { return (state, nil) }
+        guard let user = tokens.user(for: token) else { throw .invalidAuthToken }
+        return (state, user)
+    }
+
+    func currentState() throws(EtcdWireError) -> AuthState {
+        let current = snapshot.withLock { ($0.state, $0.loadError) }
+        if let error = current.1 { throw error }
+        return current.0
+    }
+
+    private func check(_ requirement: AuthRequirement, user: String?, state: AuthState) -> EtcdWireError? {
+        switch requirement {
+        case .validToken:
+            return nil
+        case .authenticated:
+            guard let user else { return .userEmpty }
+            return state.users[user] == nil ? .permissionDenied : nil
+        case .root:
+            return state.adminError(user)
+        case .read(let range):
+            return rangeError(user: user, range: range, write: false, state: state)
+        case .write(let range):
+            return rangeError(user: user, range: range, write: true, state: state)
+        case .writeLeaseKeys(let leaseID):
+            if leaseID == 0 { return nil }
+            return leaseKeysError(user: user, leaseID: leaseID, write: true, state: state)
+        case .readLeaseKeys(let leaseID):
+            guard user != nil else { return .userEmpty }
+            return leaseKeysError(user: user, leaseID: leaseID, write: false, state: state)
+        }
+    }
+
+    /// etcd's `isOpPermitted`.
+    private func rangeError(user: String?, range: KeyRange, write: Bool, state: AuthState) -> EtcdWireError? {
+        guard let user else { return .userEmpty }
+        guard let record = state.users[user] else { return .permissionDenied }
+        if record.roles.contains(AuthState.rootRole) { return nil }
+        let (key, rangeEnd) = range.etcdPair
+        return permissions(of: user, state: state).allows(write: write, key: key, rangeEnd: rangeEnd)
+            ? nil : .permissionDenied
+    }
+
+    private func leaseKeysError(user: String?, leaseID: Int64, write: Bool, state: AuthState) -> EtcdWireError? {
+        if let user, state.hasRootRole(user) { return nil }
+        let keys: [[UInt8]]
+        do {
+            keys = try store.leaseTimeToLive(id: leaseID, keys: true)?.keys ?? []
+        } catch {
+            return error.etcdWireError
+        }
+        for key in keys {
+            if let error = rangeError(user: user, range: .single(key), write: write, state: state) { return error }
+        }
+        return nil
+    }
+
+    private func permissions(of user: String, state: AuthState) -> RangePermissions {
+        if let cached = snapshot.withLock({ $0.permissions[user] }) { return cached }
+        let roles = state.users[user]?.roles ?? []
+        let merged = RangePermissions(roles.flatMap { state.roles[$0]?.permissions ?? [] })
+        snapshot.withLock { current in
+            if current.state.generation == state.generation { current.permissions[user] = merged }
+        }
+        return merged
+    }
+
+    // MARK: Changes
+
+    /// Applies `change` to the stored state in one committer transaction, after checking there
+    /// (against the stored state, as etcd checks at apply time) that `user` may manage auth when
+    /// `admin` is set. Stores and caches the result when it differs. Returns the new state.
+    @discardableResult
+    func update(
+        by user: String?, admin: Bool = true,
+        _ change: @escaping @Sendable (inout AuthState) throws(EtcdWireError) -> Void
+    ) async throws(EtcdWireError) -> AuthState {
+        let state: AuthState
+        do {
+            state = try await store.updateMetadata(AuthState.metadataName) { bytes throws -> AuthState in
+                var state = try AuthState.decode(bytes)
+                if admin, let error = state.adminError(user) { throw error }
+                let before = state
+                try change(&state)
+                if state != before {
+                    state.generation += 1
+                    bytes = try state.encoded()
+                }
+                return state
+            }
+        } catch let error as EtcdWireError {
+            throw error
+        } catch let error as StoreError {
+            throw error.etcdWireError
+        } catch {
+            throw EtcdWireError(grpcCode: 2, message: "kelson: auth update failed: \(error)")
+        }
+        install(state)
+        return state
+    }
+
+    /// Makes `state` the cached one unless a newer one is already there.
+    private func install(_ state: AuthState) {
+        snapshot.withLock { current in
+            guard current.loadError != nil || state.generation > current.state.generation else { return }
+            current = Snapshot(state: state)
+        }
+    }
+
+    // MARK: Passwords
+
+    func hashPassword(_ password: String) -> PasswordHash {
+        PasswordHash(password: password, rounds: passwordHashRounds)
+    }
+}
+
+extension AuthState {
+    /// etcd's `IsAdminPermitted` (nil when auth is off).
+    func adminError(_ user: String?) -> EtcdWireError? {
+        guard enabled else { return nil }
+        guard let user, !user.isEmpty else { return .userEmpty }
+        guard users[user] != nil else { return .userNotFound }
+        return hasRootRole(user) ? nil : .permissionDenied
+    }
+}
