@@ -1,6 +1,44 @@
 import NIOCore
 import Synchronization
 
+/// How calls, whose handlers run on other threads, reach their connection's handler on its event loop. Once the
+/// connection has closed nothing more is sent there: a streaming handler may run on after that, and the loop may be
+/// shut down by then (a server that owns its event loop group shuts it down once its connections have closed),
+/// where a task would be dropped with NIO's "Cannot schedule tasks on an EventLoop that has already shut down".
+final class ServerConnectionLink: Sendable {
+    let eventLoop: any EventLoop
+    /// Nil once the connection has closed (which also ends the handler <-> link cycle).
+    private let handler: Mutex<NIOLoopBound<ServerConnectionHandler>?>
+
+    init(_ handler: ServerConnectionHandler, eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.handler = Mutex(NIOLoopBound(handler, eventLoop: eventLoop))
+    }
+
+    /// Runs `body` with the handler on its event loop: inline when already there, otherwise after one hop. Returns
+    /// false, and does nothing, once the connection has closed.
+    @discardableResult
+    func run(_ body: @escaping @Sendable (ServerConnectionHandler) -> Void) -> Bool {
+        if eventLoop.inEventLoop {
+            guard let handler = handler.withLock({ $0 }) else { return false }
+            body(handler.value)
+            return true
+        }
+        // Enqueued under the lock: `close()` (on the loop, before the channel's close future completes) cannot
+        // slip in between the check and the hop, so the loop is still running when the task arrives.
+        return handler.withLock { handler in
+            guard let handler else { return false }
+            eventLoop.execute { body(handler.value) }
+            return true
+        }
+    }
+
+    /// The connection is gone (on the event loop).
+    func close() {
+        handler.withLock { $0 = nil }
+    }
+}
+
 /// One unary call on the server. Thread-safe; `respond` may be called once from any thread; later calls are
 /// ignored.
 public final class GRPCUnaryCall: Sendable {
@@ -12,13 +50,13 @@ public final class GRPCUnaryCall: Sendable {
     public let deadline: ContinuousClock.Instant?
 
     let streamID: Int32
-    private let connection: NIOLoopBound<ServerConnectionHandler>
+    private let connection: ServerConnectionLink
     private let responded = Atomic<Bool>(false)
     private let cancelled = Atomic<Bool>(false)
 
     init(
         path: String, request: [UInt8], metadata: GRPCMetadata, deadline: ContinuousClock.Instant?,
-        streamID: Int32, connection: NIOLoopBound<ServerConnectionHandler>
+        streamID: Int32, connection: ServerConnectionLink
     ) {
         self.path = path
         self.request = request
@@ -36,12 +74,7 @@ public final class GRPCUnaryCall: Sendable {
     public func respond(_ result: Result<[UInt8], GRPCStatus>) {
         guard responded.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        let eventLoop = connection.eventLoop
-        if eventLoop.inEventLoop {
-            connection.value.completeUnary(self, result)
-        } else {
-            eventLoop.execute { self.connection.value.completeUnary(self, result) }
-        }
+        connection.run { $0.completeUnary(self, result) }
     }
 
     /// Marks the call cancelled; returns false when it had already been answered.
@@ -59,14 +92,14 @@ public final class GRPCStreamingCall: Sendable {
     public let deadline: ContinuousClock.Instant?
 
     let streamID: Int32
-    private let connection: NIOLoopBound<ServerConnectionHandler>
+    private let connection: ServerConnectionLink
     let inbound: InboundMessageBuffer
     let budget = OutboundBudget()
     private let cancelled = Atomic<Bool>(false)
 
     init(
         path: String, metadata: GRPCMetadata, deadline: ContinuousClock.Instant?, streamID: Int32,
-        connection: NIOLoopBound<ServerConnectionHandler>
+        connection: ServerConnectionLink
     ) {
         self.path = path
         self.metadata = metadata
@@ -74,7 +107,7 @@ public final class GRPCStreamingCall: Sendable {
         self.streamID = streamID
         self.connection = connection
         self.inbound = InboundMessageBuffer { [connection] in
-            connection.eventLoop.execute { connection.value.inboundDemand(streamID: streamID) }
+            connection.run { $0.inboundDemand(streamID: streamID) }
         }
     }
 
@@ -93,19 +126,18 @@ public final class GRPCStreamingCall: Sendable {
         if budget.charge(messageBytes: message.count) {
             // Fast path: no suspension. Should the call be gone by then, the message is dropped and the next
             // send throws.
-            connection.eventLoop.execute { self.connection.value.enqueue(message, for: self, continuation: nil) }
+            connection.run { $0.enqueue(message, for: self, continuation: nil) }
             return
         }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            connection.eventLoop.execute {
-                self.connection.value.enqueue(message, for: self, continuation: continuation)
-            }
+            let sent = connection.run { $0.enqueue(message, for: self, continuation: continuation) }
+            if !sent { continuation.resume(throwing: GRPCStatus.streamCancelled) }
         }
     }
 
     /// Ends the call with `status` once queued messages are sent (called when the handler returns or throws).
     func finish(_ status: GRPCStatus) {
-        connection.eventLoop.execute { self.connection.value.finishStreaming(self, status) }
+        connection.run { $0.finishStreaming(self, status) }
     }
 
     func markCancelled(_ status: GRPCStatus) {

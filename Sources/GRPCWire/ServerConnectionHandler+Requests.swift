@@ -161,11 +161,11 @@ extension ServerConnectionHandler {
     }
 
     private func startStreaming(_ stream: ServerStream, _ handler: @escaping GRPCServerRouter.StreamingHandler) {
-        guard let context else { return }
+        guard let link else { return }
         let call = GRPCStreamingCall(
             path: stream.path, metadata: GRPCMetadata(lowercasedPairs: stream.metadata),
             deadline: stream.deadline, streamID: stream.id,
-            connection: NIOLoopBound(self, eventLoop: context.eventLoop))
+            connection: link)
         stream.phase = .streaming(call)
         stream.budget = call.budget
         stream.metadata = []
@@ -244,13 +244,13 @@ extension ServerConnectionHandler {
 
     /// Runs the handlers of unary requests completed by the last `mem_recv`, outside nghttp2's callbacks.
     func dispatchReadyUnaryCalls() {
-        guard !readyUnary.isEmpty, let context else { return }
+        guard !readyUnary.isEmpty, let link else { return }
         for stream in readyUnary where streams[stream.id] === stream && stream.status == nil {
             guard case .unary(let handler) = stream.phase else { continue }
             let call = GRPCUnaryCall(
                 path: stream.path, request: stream.request ?? [],
                 metadata: GRPCMetadata(lowercasedPairs: stream.metadata), deadline: stream.deadline,
-                streamID: stream.id, connection: NIOLoopBound(self, eventLoop: context.eventLoop))
+                streamID: stream.id, connection: link)
             stream.request = nil
             stream.metadata = []
             stream.phase = .unaryDispatched(call)

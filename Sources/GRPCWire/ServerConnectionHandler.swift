@@ -20,6 +20,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     let limits: ServerConnectionLimits
     private(set) var session: OpaquePointer?
     private(set) var context: ChannelHandlerContext?
+    /// What this connection's calls hold; closed with the connection.
+    private(set) var link: ServerConnectionLink?
     var streams: [Int32: ServerStream] = [:]
     /// Unary requests completed during one `mem_recv`; their handlers run once nghttp2 has returned.
     var readyUnary: [ServerStream] = []
@@ -43,6 +45,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        link = ServerConnectionLink(self, eventLoop: context.eventLoop)
         let session = HTTP2Session.make(isServer: true, userData: Unmanaged.passUnretained(self).toOpaque()) {
             Self.setCallbacks($0)
         }
@@ -158,9 +161,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
-    /// Connection gone: every open call is cancelled; the session is deleted before the handler can go away, so
-    /// the unretained `user_data` pointer never dangles.
+    /// Connection gone: every open call is cancelled and can no longer reach this handler; the session is deleted
+    /// before the handler can go away, so the unretained `user_data` pointer never dangles.
     private func teardown() {
+        link?.close()
         let open = streams
         streams = [:]
         readyUnary.removeAll()

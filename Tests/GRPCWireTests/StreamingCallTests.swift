@@ -1,4 +1,5 @@
 import GRPCWire
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -166,6 +167,66 @@ struct StreamingCallTests {
             #expect(outcome.value?.code == .cancelled)
         }
     }
+
+    @Test func handlerThatOutlivesItsConnectionLeavesTheEventLoopAlone() async throws {
+        // A server that owns its event loop group shuts it down once its connections have closed; a streaming
+        // handler still running then must not send work there (NIO: "Cannot schedule tasks on an EventLoop that
+        // has already shut down"). Here the group belongs to the test, stays up, and counts the tasks it runs.
+        let tasks = TaskCount()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: tasks)
+        let started = Box(false)
+        let cancelled = Box(false)
+        let release = Box(false)
+        let sendFailure = Box<GRPCStatus.Code?>(nil)
+        let returned = Box(false)
+        try await withServer(
+            configure: { $0.eventLoopGroup = group },
+            routes: { router in
+                router.registerStreaming("/test.Wait/Forever") { call in
+                    started.value = true
+                    do {
+                        for try await _ in call.requests {}
+                    } catch {
+                        cancelled.value = true
+                    }
+                    while !release.value { try? await Task.sleep(for: .milliseconds(10)) }
+                    do {
+                        try await call.send([1])
+                    } catch let status as GRPCStatus {
+                        sendFailure.value = status.code
+                    }
+                    returned.value = true
+                }
+            }
+        ) { _, port in
+            let client = try await GRPCClient.connect(GRPCClientConfiguration(host: "127.0.0.1", port: port))
+            let stream = try await client.openStream("/test.Wait/Forever")
+            try await stream.send([1])
+            #expect(await eventually { started.value })
+            await client.close()
+            #expect(await eventually { cancelled.value })
+        }
+        // Server shut down, connection closed: once the loop has run what was queued, nothing more may arrive.
+        var before = tasks.value
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(100))
+            if tasks.value == before { break }
+            before = tasks.value
+        }
+        release.value = true
+        #expect(await eventually { returned.value })
+        #expect(sendFailure.value == .cancelled)
+        try await Task.sleep(for: .milliseconds(200))  // the call is ended right after the handler returns
+        #expect(tasks.value == before, "a call of a closed connection sent work to its event loop")
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Counts the tasks an event loop group runs.
+private final class TaskCount: NIOEventLoopMetricsDelegate {
+    private let total = Atomic<Int>(0)
+    var value: Int { total.load(ordering: .relaxed) }
+    func processedTick(info: NIOEventLoopTickInfo) { total.add(info.numberOfTasks, ordering: .relaxed) }
 }
 
 /// Samples `value` every 200 ms until two samples agree (or 10 s pass): the level a producer stalls at.
