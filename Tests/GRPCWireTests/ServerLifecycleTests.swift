@@ -55,7 +55,8 @@ struct ServerLifecycleTests {
         try await Task.sleep(for: .milliseconds(50))
         let started = ContinuousClock.now
         await server.shutdownGracefully()
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Behaviour, not speed: shutdown ends (the 300 ms timeout fires) instead of waiting for the call.
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(await stuck?.code == .unavailable)
         await client.close()
     }
@@ -65,13 +66,15 @@ struct ServerLifecycleTests {
         registerEcho(&router)
         var configuration = GRPCServerConfiguration()
         configuration.port = 0
+        configuration.gracefulShutdownTimeout = .seconds(120)
         let server = GRPCServer(configuration: configuration, router: router)
         let port = try await server.start().port!
         let client = try await GRPCClient.connect(GRPCClientConfiguration(host: "127.0.0.1", port: port))
         #expect(try await client.unary("/test.Echo/Unary", request: [1]) == [1])
         let started = ContinuousClock.now
         await server.shutdownGracefully()
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Behaviour, not speed: an idle connection does not hold shutdown for the 120 s grace period.
+        #expect(ContinuousClock.now - started < .seconds(60))
         let status = await expectStatus { _ = try await client.unary("/test.Echo/Unary", request: []) }
         #expect(status?.code == .unavailable)
         await client.close()
