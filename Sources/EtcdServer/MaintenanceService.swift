@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import EtcdAPI
 import Foundation
@@ -152,20 +153,20 @@ final class MaintenanceService: Sendable {
         let total = Int(try handle.seekToEnd())
         precondition(total % 512 == 0, "a SQLite file is a whole number of pages")
         try handle.seek(toOffset: 0)
-        var hash = SHA256Stream()
+        var hash = SHA256()
         var sent = 0
         while sent < total {
             let chunk = try handle.read(upToCount: SnapshotFile.chunkSize) ?? Data()
             if chunk.isEmpty { throw GRPCStatus(code: .internalError, message: "kelson: snapshot file ended early") }
             sent += chunk.count
-            hash.update(chunk)
+            hash.update(data: chunk)
             var response = Etcdserverpb_SnapshotResponse()
             response.remainingBytes = UInt64(total - sent)
             response.blob = chunk
             try await call.send(try response.serializedBytes())
         }
         var trailer = Etcdserverpb_SnapshotResponse()
-        trailer.blob = hash.finalize()
+        trailer.blob = Data(hash.finalize())
         try await call.send(try trailer.serializedBytes())
     }
 
