@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .library(name: "Kelson", targets: ["Kelson"]),
         .library(name: "EtcdClient", targets: ["EtcdClient"]),
+        // The core and its SQLite backend on their own, for Benchmarks/ (a separate package) and embedders.
+        .library(name: "RevisionLog", targets: ["RevisionLog"]),
+        .library(name: "SQLiteBackend", targets: ["SQLiteBackend"]),
         .executable(name: "kelson", targets: ["kelson"]),
     ],
     dependencies: [
