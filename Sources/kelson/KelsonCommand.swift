@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kelson
+import KelsonBench
 import Logging
 
 /// `kelson`: the command line. Everything it runs lives in the `Kelson` library.
@@ -9,7 +10,7 @@ struct KelsonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite.",
-        subcommands: [EtcdCommand.self, SnapshotCommand.self])
+        subcommands: [EtcdCommand.self, SnapshotCommand.self, BenchCommand.self])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
     static func main() async {
