@@ -20,7 +20,7 @@ final class KVService: Sendable {
     func register(into router: inout GRPCServerRouter) {
         router.registerUnary("/etcdserverpb.KV/Range", Etcdserverpb_RangeRequest.self) {
             [self] message, call, respond in
-            respond(range(message, call))
+            range(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
             put(message, call, respond: respond)
@@ -38,17 +38,23 @@ final class KVService: Sendable {
         }
     }
 
+    /// Answered once everything the read saw is durable (`Store.range(_:completion:)`).
     private func range(
-        _ message: Etcdserverpb_RangeRequest, _ call: GRPCUnaryCall
-    ) -> Result<Etcdserverpb_RangeResponse, GRPCStatus> {
-        do throws(StoreError) {
-            let request = try Conversions.rangeRequest(message)
-            if let denied = auth.authorize(call.metadata, .read(request.range)) { return .failure(denied.grpcStatus) }
-            var response = Conversions.rangeResponse(try store.range(request))
-            response.header = identity.header(revision: response.header.revision)
-            return .success(response)
-        } catch {
-            return .failure(GRPCStatus(error))
+        _ message: Etcdserverpb_RangeRequest, _ call: GRPCUnaryCall,
+        respond: @escaping @Sendable (Result<Etcdserverpb_RangeResponse, GRPCStatus>) -> Void
+    ) {
+        let request: RangeRequest
+        do throws(StoreError) { request = try Conversions.rangeRequest(message) } catch {
+            return respond(.failure(GRPCStatus(error)))
+        }
+        if let denied = auth.authorize(call.metadata, .read(request.range)) { return respond(.failure(denied.grpcStatus)) }
+        store.range(request) { [identity] result in
+            respond(
+                result.map { result in
+                    var response = Conversions.rangeResponse(result)
+                    response.header = identity.header(revision: result.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 

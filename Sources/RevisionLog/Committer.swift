@@ -42,6 +42,8 @@ final class Committer: @unchecked Sendable {
     private let configuration: StoreConfiguration
     private let logger: Logger
     private let onCommit: @Sendable ([CommittedRevision], Int64) -> Void
+    /// Present when the backend defers durability: it syncs, publishes and acknowledges committed groups.
+    private let syncer: Syncer?
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -64,6 +66,7 @@ final class Committer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
+        syncer = backend.defersDurability ? Syncer(backend: backend, logger: logger, onDurable: onCommit) : nil
         (revision, compactRevision, compactedThrough) = try backend.read { reader in
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
@@ -72,6 +75,7 @@ final class Committer: @unchecked Sendable {
     var initialRevision: Int64 { revision }
 
     func start() {
+        syncer?.start()
         let thread = Thread { [self] in run() }
         thread.name = "kelson-committer"
         thread.start()
@@ -121,6 +125,7 @@ final class Committer: @unchecked Sendable {
         }
         for waiter in physicalCompactionWaiters { waiter.write.completion(.failure(.stopped)) }
         physicalCompactionWaiters = []
+        syncer?.stop()
         condition.lock()
         finished = true
         condition.broadcast()
@@ -130,6 +135,10 @@ final class Committer: @unchecked Sendable {
     private var hasCompactionWork: Bool { compactedThrough < compactRevision }
 
     private func commit(_ group: [PendingWrite]) {
+        if let failure = syncer?.failed {
+            for write in group { write.completion(.failure(failure)) }
+            return
+        }
         var outcomes: [Result<PendingWrite.Outcome, StoreError>] = []
         var committed: [CommittedRevision] = []
         var newRevision = revision
@@ -168,7 +177,8 @@ final class Committer: @unchecked Sendable {
             compactRevision = newCompactRevision
             compactionCursor = 0
         }
-        if !committed.isEmpty { onCommit(committed, revision) }
+        var acknowledgements: [(write: PendingWrite, outcome: Result<PendingWrite.Outcome, StoreError>)] = []
+        acknowledgements.reserveCapacity(group.count)
         for (write, outcome) in zip(group, outcomes) {
             if case .success(.compact(let result)) = outcome,
                 case .compact(let target, physical: true) = write.operation, compactedThrough < target
@@ -176,8 +186,17 @@ final class Committer: @unchecked Sendable {
                 physicalCompactionWaiters.append((target, write, result))
                 continue
             }
-            write.completion(outcome)
+            acknowledgements.append((write, outcome))
         }
+        publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
+    }
+
+    /// Publishes a committed group to observers and acknowledges its writers once it is durable: at once when
+    /// `write` already made it durable, else after the syncer's next sync.
+    private func publish(_ batch: SyncBatch) {
+        if let syncer { return syncer.enqueue(batch) }
+        if !batch.committed.isEmpty { onCommit(batch.committed, batch.head) }
+        for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
     }
 
     private func apply(
@@ -219,13 +238,15 @@ final class Committer: @unchecked Sendable {
             return
         }
         var remaining: [(revision: Int64, write: PendingWrite, result: CompactResult)] = []
+        var finished = SyncBatch(committed: [], head: revision, acknowledgements: [])
         for waiter in physicalCompactionWaiters {
             if waiter.revision <= compactedThrough {
-                waiter.write.completion(.success(.compact(waiter.result)))
+                finished.acknowledgements.append((waiter.write, .success(.compact(waiter.result))))
             } else {
                 remaining.append(waiter)
             }
         }
         physicalCompactionWaiters = remaining
+        if !finished.acknowledgements.isEmpty { publish(finished) }
     }
 }

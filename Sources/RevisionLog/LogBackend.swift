@@ -6,6 +6,9 @@
 ///   and counts cost O(live keys in range), not O(history).
 /// - `write` runs its body in one transaction that is durable (fsynced) when `write` returns, or
 ///   rolled back entirely when it throws. Only the core's committer calls `write`, one at a time.
+///   A backend may instead defer durability (`defersDurability`): `write` returns once the transaction is
+///   committed and visible, and `sync()` later makes every such transaction durable. The core then
+///   acknowledges nothing, publishes nothing and answers no read that saw it until `sync()` returned.
 /// - `read` runs its body against one consistent snapshot; readers never see a partial write.
 public protocol LogBackend: Sendable {
     /// Runs `body` against a consistent snapshot.
@@ -27,6 +30,16 @@ public protocol LogBackend: Sendable {
     func snapshot(to path: String) throws
     /// Releases files and connections. Calls after `close` fail with `.stopped`.
     func close()
+    /// True when `write` returns before its transaction is durable (see the contract above).
+    var defersDurability: Bool { get }
+    /// Makes every transaction `write` has returned from durable. Called from one thread, never during `write`'s
+    /// own fsync-free commit on the same thread; it may run concurrently with the next `write`.
+    func sync() throws
+}
+
+extension LogBackend {
+    public var defersDurability: Bool { false }
+    public func sync() throws {}
 }
 
 /// A consistent view of the store.

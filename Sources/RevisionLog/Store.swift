@@ -30,6 +30,7 @@ public final class Store: Sendable {
     private let backend: any LogBackend
     private let committer: Committer
     private let currentRevision: Atomic<Int64>
+    private let durable: DurableRevision
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
     let lessor: Lessor
 
@@ -43,15 +44,23 @@ public final class Store: Sendable {
         committer = try Committer(backend: backend, configuration: configuration, logger: logger) { revisions, head in
             owner.store?.currentRevision.store(head, ordering: .releasing)
             owner.store?.notify(revisions)
+            owner.store?.durable.advance(to: head)
         }
         currentRevision = Atomic(committer.initialRevision)
+        durable = DurableRevision(committer.initialRevision)
         lessor = Lessor(clock: configuration.leaseClock, leases: try backend.read { try $0.leases() })
         owner.store = self  // set before the committer thread starts, which orders it before any read
         committer.start()
     }
 
-    /// The latest committed revision.
+    /// The latest committed (durable and published) revision.
     public var revision: Int64 { currentRevision.load(ordering: .acquiring) }
+
+    /// Runs `body` once `revision` is durable and published: at once for any revision a caller has seen
+    /// acknowledged; a moment later for a read whose snapshot caught a group still being synced.
+    public func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {
+        durable.whenDurable(revision, body)
+    }
 
     /// Registers a function called on the committer thread with every committed group of revisions,
     /// in order, before their writers are acknowledged. It must be quick and must not block.
@@ -65,6 +74,14 @@ public final class Store: Sendable {
 
     // MARK: Reads
 
+    /// A range answered only once everything it saw is durable (what clients get; see `whenDurable`).
+    public func range(_ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void) {
+        let result = Result { () throws(StoreError) in try range(request) }
+        guard case .success(let answer) = result else { return completion(result) }
+        whenDurable(answer.revision) { completion(result) }
+    }
+
+    /// A range from a snapshot that may include a group whose sync is still running (see `range(_:completion:)`).
     public func range(_ request: RangeRequest) throws(StoreError) -> RangeResult {
         try RequestValidation.check(request)
         return try read { reader in
@@ -104,12 +121,15 @@ public final class Store: Sendable {
     /// `previousValues`, each non-create change carries the key's state one revision earlier when
     /// that is still above the compaction point (etcd omits it otherwise).
     public func replay(from: Int64, limit: Int, previousValues: Bool) throws(StoreError) -> Replay {
-        try read { reader in
+        // Only what is durable and published: a group still being synced reaches watchers through the hub.
+        let published = revision
+        return try read { reader in
             let compactRevision = reader.compactRevision
+            let head = min(reader.revision, published)
             guard from >= compactRevision else {
-                return Replay(changes: [], revision: reader.revision, compactRevision: compactRevision)
+                return Replay(changes: [], revision: head, compactRevision: compactRevision)
             }
-            var changes = try reader.changes(from: from, through: reader.revision, limit: limit)
+            var changes = try reader.changes(from: from, through: head, limit: limit)
             if previousValues {
                 for index in changes.indices where !changes[index].isCreate {
                     let before = changes[index].revision - 1
@@ -118,7 +138,7 @@ public final class Store: Sendable {
                     }
                 }
             }
-            return Replay(changes: changes, revision: reader.revision, compactRevision: compactRevision)
+            return Replay(changes: changes, revision: head, compactRevision: compactRevision)
         }
     }
 
@@ -148,7 +168,9 @@ public final class Store: Sendable {
             return completion(.failure(error))
         }
         if request.isReadOnly {
-            completion(Result { () throws(StoreError) in try readOnlyTxn(request) })
+            let result = Result { () throws(StoreError) in try readOnlyTxn(request) }
+            guard case .success(let answer) = result else { return completion(result) }
+            whenDurable(answer.revision) { completion(result) }
             return
         }
         committer.submit(PendingWrite(operation: .txn(request)) { completion($0.map { $0.txn! }) })

@@ -53,7 +53,23 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
     /// commit while a read statement is still active.
     func finishTransaction(commit: Bool) throws(StoreError) {
         statements.values.forEach { $0.reset() }
-        try execute(commit ? "COMMIT" : "ROLLBACK")
+        try run(commit ? "COMMIT" : "ROLLBACK")
+    }
+
+    /// Runs one statement that returns no rows through the statement cache: for BEGIN and COMMIT on every
+    /// transaction, where `execute` would parse the SQL again each time.
+    func run(_ sql: String) throws(StoreError) {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        _ = try statement.step()
+    }
+
+    /// Replaces SQLite's automatic checkpoint with `hook`, called after every commit with the WAL's length in frames.
+    func setWALHook(
+        _ context: UnsafeMutableRawPointer,
+        _ hook: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32
+    ) {
+        sqlite3_wal_hook(handle, hook, context)
     }
 
     /// A cached prepared statement, reset and with bindings cleared.

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// What the committer hands to the syncer for one committed group: its revisions and its writers' outcomes.
+struct SyncBatch {
+    var committed: [CommittedRevision]
+    var head: Int64
+    var acknowledgements: [(write: PendingWrite, outcome: Result<PendingWrite.Outcome, StoreError>)]
+}
+
+/// Pipelined durability, for backends whose `write` returns before the transaction is durable
+/// (`LogBackend.defersDurability`). While the committer applies the next group, this thread makes the
+/// previous ones durable with one `LogBackend.sync()` (one fsync for every group committed since the last),
+/// then — in commit order — publishes them to commit observers and acknowledges their writers. So the
+/// committer never waits for the disk, and still nothing is acknowledged or published before it is durable.
+///
+/// A failed sync is not retried: what was written may or may not be on disk, so every write of those groups
+/// and every later one fails with `.backendFailure` and the store stops accepting writes (PostgreSQL's lesson
+/// from "fsyncgate": retrying an fsync can report success for data the kernel already dropped).
+final class Syncer: @unchecked Sendable {
+    private let backend: any LogBackend
+    private let logger: Logger
+    private let onDurable: @Sendable ([CommittedRevision], Int64) -> Void
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [SyncBatch] = []
+    private var stopping = false
+    private var finished = false
+    private var failure: StoreError?
+
+    init(backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void) {
+        self.backend = backend
+        self.logger = logger
+        self.onDurable = onDurable
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "kelson-syncer"
+        thread.start()
+    }
+
+    /// Set once a sync failed; the committer refuses new groups from then on.
+    var failed: StoreError? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    func enqueue(_ batch: SyncBatch) {
+        condition.lock()
+        queue.append(batch)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Makes everything queued durable and acknowledged, then ends the thread.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            let batches = queue
+            queue = []
+            let done = stopping && batches.isEmpty
+            var failure = self.failure
+            condition.unlock()
+            if done { break }
+
+            if failure == nil {
+                do {
+                    try backend.sync()
+                } catch {
+                    let error = StoreError(.backendFailure, "fsync failed; writes are refused from now on: \(error)")
+                    logger.critical("sync failed", metadata: ["error": "\(error)"])
+                    failure = error
+                    condition.lock()
+                    self.failure = error
+                    condition.unlock()
+                }
+            }
+            for batch in batches {
+                if let failure {
+                    for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(.failure(failure)) }
+                    continue
+                }
+                if !batch.committed.isEmpty { onDurable(batch.committed, batch.head) }
+                for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
+            }
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The durable revision and the reads waiting for it. A read's snapshot can be a group ahead of what is
+/// durable when the backend defers durability (and, for an instant, with any backend: between a group's
+/// commit and its publication); such a read answers only once its revision is durable, so no client ever
+/// sees a write that a crash could still take back.
+final class DurableRevision: Sendable {
+    private struct State {
+        var revision: Int64
+        var waiters: [(revision: Int64, body: @Sendable () -> Void)] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ revision: Int64) { state = Mutex(State(revision: revision)) }
+
+    /// Runs `body` now if `revision` is durable, else once it is (on the thread that publishes it).
+    func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state in
+            if revision <= state.revision { return true }
+            state.waiters.append((revision, body))
+            return false
+        }
+        if now { body() }
+    }
+
+    func advance(to revision: Int64) {
+        let ready: [@Sendable () -> Void] = state.withLock { state in
+            state.revision = max(state.revision, revision)
+            guard !state.waiters.isEmpty else { return [] }
+            var ready: [@Sendable () -> Void] = []
+            state.waiters.removeAll { waiter in
+                guard waiter.revision <= state.revision else { return false }
+                ready.append(waiter.body)
+                return true
+            }
+            return ready
+        }
+        for body in ready { body() }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import RevisionLog
+import RevisionLogTesting
+import Synchronization
+import Testing
+
+/// A MemoryBackend that defers durability: commits are visible at once, and `sync()` blocks until the test
+/// lets it through (or fails, when told to).
+final class HeldSyncBackend: LogBackend {
+    private let inner = MemoryBackend()
+    private let gate = DispatchSemaphore(value: 0)
+    let committedWrites = Atomic<Int>(0)
+    let syncs = Atomic<Int>(0)
+    let failSyncs = Atomic<Bool>(false)
+
+    var defersDurability: Bool { true }
+
+    func sync() throws {
+        gate.wait()
+        syncs.add(1, ordering: .relaxed)
+        if failSyncs.load(ordering: .relaxed) { throw StoreError(.backendFailure, "injected: disk gone") }
+    }
+
+    /// Lets `count` syncs through.
+    func release(_ count: Int = 1) { for _ in 0..<count { gate.signal() } }
+
+    func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result { try inner.read(body) }
+    func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        defer { committedWrites.add(1, ordering: .relaxed) }
+        return try inner.write(body)
+    }
+    func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
+        try inner.compactBatch(revision: revision, cursor: cursor, limit: limit)
+    }
+    func storageSize() throws -> StorageSize { try inner.storageSize() }
+    func defragment() throws { try inner.defragment() }
+    func snapshot(to path: String) throws { try inner.snapshot(to: path) }
+    func close() { inner.close() }
+}
+
+/// Records when a callback ran.
+final class Outcomes<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func record(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+
+    /// Waits (polling) until `count` values arrived or `seconds` passed.
+    func wait(for count: Int, seconds: Double = 10) async -> [Value] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while all.count < count, Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        return all
+    }
+}
+
+@Suite("Deferred durability: nothing acknowledged, published or answered before sync")
+struct DeferredDurabilityTests {
+    private func key(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    @Test("a committed but unsynced write is neither acknowledged, nor seen by watchers, nor returned by a read")
+    func heldUntilSynced() async throws {
+        let backend = HeldSyncBackend()
+        let store = try Store(backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        defer {
+            backend.release(100)
+            store.close()
+        }
+        let hub = WatchHub(store: store)
+        let watcher = try hub.watch(WatchRequest(range: KeyRange(key: key("a"), rangeEnd: [])))
+        let delivered = Outcomes<WatchDelivery>()
+        let watching = Task {
+            while let delivery = try? await watcher.next() { delivered.record(delivery) }
+        }
+        defer { watching.cancel(); watcher.cancel() }
+
+        let puts = Outcomes<Result<PutResult, StoreError>>()
+        store.put(PutRequest(key: key("a"), value: key("1"))) { puts.record($0) }
+        let deadline = Date().addingTimeInterval(10)
+        while backend.committedWrites.load(ordering: .relaxed) < 1, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(backend.committedWrites.load(ordering: .relaxed) == 1, "the put reached the backend")
+
+        // The snapshot already holds the write; the answer waits for the sync.
+        let snapshot = try store.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: [])))
+        #expect(snapshot.keyValues.map(\.value) == [key("1")] && snapshot.revision == 2)
+        let reads = Outcomes<Result<Int64, StoreError>>()
+        store.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: []))) { reads.record($0.map(\.revision)) }
+        store.txn(TxnRequest(success: [.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: [])))])) {
+            reads.record($0.map(\.revision))
+        }
+
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(puts.all.isEmpty, "acknowledged before the sync")
+        #expect(reads.all.isEmpty, "answered a read of an unsynced write")
+        #expect(delivered.all.isEmpty, "published to a watcher before the sync")
+        #expect(store.revision == 1)
+
+        backend.release()
+        let acknowledged = await puts.wait(for: 1)
+        #expect(acknowledged.count == 1 && (try? acknowledged[0].get().revision) == 2, "\(acknowledged)")
+        let answered = await reads.wait(for: 2)
+        #expect(answered.count == 2 && answered.allSatisfy { (try? $0.get()) == 2 }, "\(answered)")
+        let events = await delivered.wait(for: 1)
+        #expect(events.count == 1, "\(events)")
+        #expect(store.revision == 2)
+    }
+
+    @Test("a failed sync fails its writes and every later write")
+    func failedSync() async throws {
+        let backend = HeldSyncBackend()
+        backend.failSyncs.store(true, ordering: .relaxed)
+        backend.release(100)
+        let store = try Store(backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        defer { store.close() }
+        await #expect(throws: StoreError.self) { try await store.put(PutRequest(key: key("a"), value: key("1"))) }
+        do {
+            _ = try await store.put(PutRequest(key: key("b"), value: key("2")))
+            Issue.record("a write after a failed sync was acknowledged")
+        } catch {
+            #expect(error.code == .backendFailure, "\(error)")
+            #expect("\(error)".contains("fsync failed"), "\(error)")
+        }
+        #expect(store.revision == 1, "a failed sync published nothing")
+    }
+}
