@@ -73,6 +73,7 @@ let package = Package(
             name: "KelsonBench",
             dependencies: [
                 "EtcdAPI", "GRPCWire", "Kelson",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

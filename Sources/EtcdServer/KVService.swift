@@ -18,9 +18,15 @@ final class KVService: Sendable {
     }
 
     func register(into router: inout GRPCServerRouter) {
-        router.registerUnary("/etcdserverpb.KV/Range", Etcdserverpb_RangeRequest.self) {
-            [self] message, call, respond in
-            range(message, call, respond: respond)
+        router.registerUnary("/etcdserverpb.KV/Range") { [self] call in
+            let message: Etcdserverpb_RangeRequest
+            do {
+                message = try Etcdserverpb_RangeRequest(serializedBytes: call.request)
+            } catch {
+                let status = GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request: \(error)")
+                return call.respond(.failure(status))
+            }
+            range(message, call, respond: call.respond)
         }
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
             put(message, call, respond: respond)
@@ -38,24 +44,28 @@ final class KVService: Sendable {
         }
     }
 
-    /// Answered once everything the read saw is durable (`Store.range(_:completion:)`).
+    /// Answered once everything the read saw is durable (`Store.range(_:completion:)`), encoded by
+    /// `RangeResponseEncoder`.
     private func range(
         _ message: Etcdserverpb_RangeRequest, _ call: GRPCUnaryCall,
-        respond: @escaping @Sendable (Result<Etcdserverpb_RangeResponse, GRPCStatus>) -> Void
+        respond: @escaping @Sendable (Result<[UInt8], GRPCStatus>) -> Void
     ) {
         let request: RangeRequest
         do throws(StoreError) { request = try Conversions.rangeRequest(message) } catch {
             return respond(.failure(GRPCStatus(error)))
         }
         if let denied = auth.authorize(call.metadata, .read(request.range)) { return respond(.failure(denied.grpcStatus)) }
-        store.range(request) { [identity] result in
-            respond(
-                result.map { result in
-                    var response = Conversions.rangeResponse(result)
-                    response.header = identity.header(revision: result.revision)
-                    return response
-                }.mapError(GRPCStatus.init))
+        let answer = { @Sendable [store, identity] in
+            store.range(request) { result in
+                respond(
+                    result.map { RangeResponseEncoder.encode($0, header: identity.header(revision: $0.revision)) }
+                        .mapError(GRPCStatus.init))
+            }
         }
+        // A one-key get is cheapest answered right here on the event loop. A list can take milliseconds (reading
+        // and encoding every key): it runs on the shared pool so lists use every core and never hold up the other
+        // calls of the connection's event loop.
+        if request.mayBeLarge { Task.detached { answer() } } else { answer() }
     }
 
     private func put(
@@ -138,5 +148,13 @@ final class KVService: Sendable {
     /// about 18 bytes) to `--max-request-bytes`.
     private func checkSize(_ size: Int) -> GRPCStatus? {
         size + 18 > maximumRequestBytes ? GRPCStatus(StoreError.requestTooLarge) : nil
+    }
+}
+
+extension RangeRequest {
+    /// More than a handful of keys may have to be read or counted.
+    fileprivate var mayBeLarge: Bool {
+        if case .single = range { return false }
+        return countOnly || limit <= 0 || limit > 16
     }
 }

@@ -5,15 +5,15 @@ import NIOCore
 extension ClientConnectionHandler {
     func startUnary(
         token: ClientCallToken, path: String, request: [UInt8], metadata: GRPCMetadata, timeout: Duration?,
-        continuation: CheckedContinuation<[UInt8], any Error>
+        completion: @escaping @Sendable (Result<[UInt8], GRPCStatus>) -> Void
     ) {
         if let failure = startFailure(token) {
-            continuation.resume(throwing: failure)
+            completion(.failure(failure))
             return
         }
         guard
             let stream = submitRequest(
-                token: token, path: path, metadata: metadata, timeout: timeout, kind: .unary(continuation))
+                token: token, path: path, metadata: metadata, timeout: timeout, kind: .unary(completion))
         else { return }
         stream.outbound.append(request)
         stream.halfCloseRequested = true

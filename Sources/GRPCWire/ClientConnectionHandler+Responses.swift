@@ -190,17 +190,17 @@ extension ClientConnectionHandler {
         stream.token.outcome.withLock { $0 = status }
         stream.token.finished.store(true, ordering: .releasing)
         switch stream.kind {
-        case .unary(let continuation):
+        case .unary(let completion):
             if status.code != .ok {
-                continuation.resume(throwing: status)
+                completion(.failure(status))
             } else if stream.responseCount == 1, let response = stream.response {
-                continuation.resume(returning: response)
+                completion(.success(response))
             } else {
                 let message =
                     stream.responseCount == 0
                     ? "grpc: no response message received for a unary call"
                     : "grpc: received \(stream.responseCount) response messages for a unary call"
-                continuation.resume(throwing: GRPCStatus(code: .internalError, message: message))
+                completion(.failure(GRPCStatus(code: .internalError, message: message)))
             }
             stream.response = nil
         case .streaming(let inbound):

@@ -26,7 +26,8 @@ extension ClientCallToken {
 /// Per-stream state of one client connection (event loop only).
 final class ClientStreamState {
     enum Kind {
-        case unary(CheckedContinuation<[UInt8], any Error>)
+        /// Runs on the connection's event loop with the call's outcome.
+        case unary(@Sendable (Result<[UInt8], GRPCStatus>) -> Void)
         case streaming(InboundMessageBuffer)
     }
 

@@ -6,12 +6,9 @@ public struct PutWorkload: Workload {
     public init() {}
     public var name: String { "put" }
 
-    public func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep {
-        let connection = context.connection(forClient: index)
-        return { request in
-            let put = Requests.put(context.keys.key(forRequest: request), context.value)
-            let _: Etcdserverpb_PutResponse = try await context.call(connection, Requests.put, put)
-            return "put"
+    public func unaryStep(_ context: LoadContext) throws -> UnaryStep? {
+        UnaryStep(path: Requests.put) { request in
+            (try Requests.put(context.keys.key(forRequest: request), context.value).serializedBytes(), "put")
         }
     }
 }
@@ -40,14 +37,11 @@ public struct RangeWorkload: Workload {
         return parameters
     }
 
-    public func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep {
-        let connection = context.connection(forClient: index)
-        let range = Requests.range(
-            key, end: end, limit: limit, serializable: context.options.serializable, countOnly: countOnly)
-        return { _ in
-            let _: Etcdserverpb_RangeResponse = try await context.call(connection, Requests.range, range)
-            return "range"
-        }
+    public func unaryStep(_ context: LoadContext) throws -> UnaryStep? {
+        let range: [UInt8] = try Requests.range(
+            key, end: end, limit: limit, serializable: context.options.serializable, countOnly: countOnly
+        ).serializedBytes()
+        return UnaryStep(path: Requests.range) { _ in (range, "range") }
     }
 }
 
@@ -60,10 +54,9 @@ public struct TxnPutWorkload: Workload {
     public var name: String { "txn-put" }
     public var parameters: [String: String] { ["txn-ops": String(operations)] }
 
-    public func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep {
-        let connection = context.connection(forClient: index)
+    public func unaryStep(_ context: LoadContext) throws -> UnaryStep? {
         let operations = operations
-        return { request in
+        return UnaryStep(path: Requests.txn) { request in
             var txn = Etcdserverpb_TxnRequest()
             // Distinct keys: etcd refuses a txn that puts one key twice.
             var seen = Set<[UInt8]>()
@@ -72,8 +65,7 @@ public struct TxnPutWorkload: Workload {
                 guard seen.insert(key).inserted else { continue }
                 txn.success.append(Requests.operation(Requests.put(key, context.value)))
             }
-            let _: Etcdserverpb_TxnResponse = try await context.call(connection, Requests.txn, txn)
-            return "txn-put"
+            return (try txn.serializedBytes(), "txn-put")
         }
     }
 }
@@ -100,23 +92,19 @@ public struct TxnMixedWorkload: Workload {
          "rw-ratio": String(readWriteRatio), "limit": String(limit)]
     }
 
-    public func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep {
-        let connection = context.connection(forClient: index)
+    public func unaryStep(_ context: LoadContext) throws -> UnaryStep? {
         var read = Etcdserverpb_TxnRequest()
         read.success = [
             Requests.operation(
                 Requests.range(key, end: end, limit: limit, serializable: context.options.serializable))
         ]
+        let readBytes: [UInt8] = try read.serializedBytes()
         let readShare = readWriteRatio / (readWriteRatio + 1)
-        return { request in
-            if Double.random(in: 0..<1) < readShare {
-                let _: Etcdserverpb_TxnResponse = try await context.call(connection, Requests.txn, read)
-                return "txn-read"
-            }
+        return UnaryStep(path: Requests.txn) { request in
+            if Double.random(in: 0..<1) < readShare { return (readBytes, "txn-read") }
             var write = Etcdserverpb_TxnRequest()
             write.success = [Requests.operation(Requests.put(context.keys.key(forRequest: request), context.value))]
-            let _: Etcdserverpb_TxnResponse = try await context.call(connection, Requests.txn, write)
-            return "txn-write"
+            return (try write.serializedBytes(), "txn-write")
         }
     }
 }

@@ -1,6 +1,7 @@
 import EtcdAPI
 import Foundation
 import GRPCWire
+import NIOCore
 import SwiftProtobuf
 import Synchronization
 
@@ -28,7 +29,20 @@ public struct LoadContext: Sendable {
     }
 }
 
+/// A request the driver can send from the connection's event loop, with no task per request: the path, and the
+/// serialized request number `n` with its kind. Responses are checked for their status only, not decoded.
+public struct UnaryStep: Sendable {
+    public var path: String
+    public var make: @Sendable (_ request: Int) throws -> (bytes: [UInt8], kind: String)
+
+    public init(path: String, make: @escaping @Sendable (_ request: Int) throws -> (bytes: [UInt8], kind: String)) {
+        self.path = path
+        self.make = make
+    }
+}
+
 /// A benchmark: optional preparation, then the same step run by every client until the stop condition.
+/// Simple workloads give a `unaryStep` (cheapest for the load generator); others build a `ClientStep`.
 public protocol Workload: Sendable {
     var name: String { get }
     /// Workload-specific settings for the report.
@@ -37,6 +51,8 @@ public protocol Workload: Sendable {
     var countedOperations: Set<String>? { get }
     /// Runs before the clock starts (loading keys, opening watches).
     func prepare(_ context: LoadContext) async throws
+    /// The request every client sends, when it is one unary call (nil: use `makeClient`).
+    func unaryStep(_ context: LoadContext) throws -> UnaryStep?
     /// Builds client `index`'s step, inside that client's task.
     func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep
     /// Runs after the last request: extra latencies (e.g. watch deliveries) and counters.
@@ -47,6 +63,18 @@ extension Workload {
     public var parameters: [String: String] { [:] }
     public var countedOperations: Set<String>? { nil }
     public func prepare(_ context: LoadContext) async throws {}
+    public func unaryStep(_ context: LoadContext) throws -> UnaryStep? { nil }
+
+    /// The async form of `unaryStep`.
+    public func makeClient(_ index: Int, _ context: LoadContext) async throws -> ClientStep {
+        guard let step = try unaryStep(context) else { throw BenchError("\(name) defines no client step") }
+        let connection = context.connection(forClient: index)
+        return { request in
+            let (bytes, kind) = try step.make(request)
+            _ = try await connection.unary(step.path, request: bytes, timeout: .seconds(30))
+            return kind
+        }
+    }
     public func finish(_ context: LoadContext) async throws -> (LatencyRecorder, [String: Int]) { (LatencyRecorder(), [:]) }
 }
 
@@ -67,23 +95,26 @@ final class RequestBudget: Sendable {
 
     var startNanoseconds: UInt64 { start.load(ordering: .acquiring) }
 
-    /// The next request's number, or nil when the run is over.
-    func next() async -> Int? {
+    /// The next request's number and how long to wait before sending it, or nil when the run is over.
+    func take() -> (number: Int, wait: UInt64)? {
         let number = issued.wrappingAdd(1, ordering: .relaxed).oldValue
         let start = startNanoseconds
+        let now = monotonicNanoseconds()
         switch stop {
         case .total(let total): if number >= total { return nil }
         case .duration(let duration):
             let (seconds, attoseconds) = duration.components
-            if monotonicNanoseconds() - start >= UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000) {
-                return nil
-            }
+            if now - start >= UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000) { return nil }
         }
-        if rate > 0 {
-            let due = start + UInt64(number) * 1_000_000_000 / UInt64(rate)
-            let now = monotonicNanoseconds()
-            if due > now { try? await Task.sleep(nanoseconds: due - now) }
-        }
+        guard rate > 0 else { return (number, 0) }
+        let due = start + UInt64(number) * 1_000_000_000 / UInt64(rate)
+        return (number, due > now ? due - now : 0)
+    }
+
+    /// The next request's number, after its pacing delay; nil when the run is over.
+    func next() async -> Int? {
+        guard let (number, wait) = take() else { return nil }
+        if wait > 0 { try? await Task.sleep(nanoseconds: wait) }
         return number
     }
 }
@@ -114,6 +145,16 @@ public enum LoadDriver {
         let options = context.options
         try await workload.prepare(context)
         let budget = RequestBudget(stop: try options.stopCondition(), rate: options.rate ?? 0)
+        if let step = try workload.unaryStep(context) {
+            budget.begin()
+            let startedAt = Date()
+            var recorder = LatencyRecorder()
+            let clients = (0..<options.clients).map { LoopClient(connection: context.connection(forClient: $0), step: step, budget: budget) }
+            for client in clients { client.start() }
+            for client in clients { recorder.merge(try await client.done.futureResult.get()) }
+            let seconds = Double(monotonicNanoseconds() - budget.startNanoseconds) / 1e9
+            return try await report(workload, context, recorder: recorder, startedAt: startedAt, seconds: seconds)
+        }
         // Clients build their steps (a lease grant, a stream) before the clock starts.
         let gate = StartGate(count: options.clients) { budget.begin() }
         var recorder = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
@@ -146,6 +187,14 @@ public enum LoadDriver {
         }
         let startedAt = Date(timeIntervalSinceNow: -Double(monotonicNanoseconds() - budget.startNanoseconds) / 1e9)
         let seconds = Double(monotonicNanoseconds() - budget.startNanoseconds) / 1e9
+        return try await report(workload, context, recorder: recorder, startedAt: startedAt, seconds: seconds)
+    }
+
+    private static func report(
+        _ workload: any Workload, _ context: LoadContext, recorder: LatencyRecorder, startedAt: Date, seconds: Double
+    ) async throws -> BenchReport {
+        let options = context.options
+        var recorder = recorder
         let (extra, counters) = try await workload.finish(context)
         recorder.merge(extra)
         var parameters = workload.parameters
@@ -160,6 +209,49 @@ public enum LoadDriver {
             workload: workload.name, options: options, endpoints: context.endpoints, parameters: parameters,
             startedAt: startedAt, seconds: seconds, recorder: recorder, counters: counters,
             countedOperations: workload.countedOperations)
+    }
+}
+
+/// One client of a `UnaryStep` workload, run entirely on its connection's event loop: each answer records its
+/// latency and sends the next request, so the load generator spends no thread hop or task per request.
+final class LoopClient: @unchecked Sendable {  // mutable state touched only on `connection.eventLoop`
+    let done: EventLoopPromise<LatencyRecorder>
+    private let connection: GRPCClient
+    private let step: UnaryStep
+    private let budget: RequestBudget
+    private var recorder = LatencyRecorder()
+
+    init(connection: GRPCClient, step: UnaryStep, budget: RequestBudget) {
+        self.connection = connection
+        self.step = step
+        self.budget = budget
+        done = connection.eventLoop.makePromise()
+    }
+
+    func start() { connection.eventLoop.execute { self.issue() } }
+
+    private func issue() {
+        guard let (number, wait) = budget.take() else { return done.succeed(recorder) }
+        if wait == 0 { return send(number) }
+        connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(wait))) { self.send(number) }
+    }
+
+    private func send(_ number: Int) {
+        let request: (bytes: [UInt8], kind: String)
+        do {
+            request = try step.make(number)
+        } catch {
+            recorder.recordError(describe(error))
+            return issue()
+        }
+        let began = monotonicNanoseconds()
+        connection.unary(step.path, request: request.bytes, timeout: .seconds(30)) { result in
+            switch result {
+            case .success: self.recorder.record(request.kind, nanoseconds: monotonicNanoseconds() - began)
+            case .failure(let status): self.recorder.recordError(describe(status))
+            }
+            self.issue()
+        }
     }
 }
 

@@ -29,6 +29,13 @@ public struct RangeResult: Sendable, Equatable {
     public var count: Int64
     /// The header revision: the store's revision when the read ran (never the requested one).
     public var revision: Int64
+
+    public init(keyValues: [KeyValue], more: Bool, count: Int64, revision: Int64) {
+        self.keyValues = keyValues
+        self.more = more
+        self.count = count
+        self.revision = revision
+    }
 }
 
 public struct PutRequest: Sendable, Equatable {
