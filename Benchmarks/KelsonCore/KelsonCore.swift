@@ -112,7 +112,14 @@ let benchmarks: @Sendable () -> Void = {
     // 4. Watch fan-out: one put delivered to 100 watchers of its key; one operation is the put plus
     //    the 100 `next()` calls that hand the event out.
     let fanOut = Slot<(fixture: Fixture, hub: WatchHub, watchers: [Watcher])>()
-    Benchmark("WatchFanOut100") { benchmark in
+    // Deliveries race the committer (a watcher sometimes takes a batch while it is still being filled), so the
+    // count moves by a couple of allocations per put between runs; 3 per put (0.03 per delivery) still catches
+    // any allocation added per delivery.
+    var fanOutConfiguration = Benchmark.defaultConfiguration
+    fanOutConfiguration.thresholds = [
+        .mallocCountTotal: allocationTolerance(perOperation: 3), .wallClock: .none, .throughput: .none,
+    ]
+    Benchmark("WatchFanOut100", configuration: fanOutConfiguration) { benchmark in
         let (fixture, _, watchers) = fanOut.value
         let value = fixture.value
         for _ in benchmark.scaledIterations {
