@@ -42,9 +42,8 @@ final class Committer: @unchecked Sendable {
     private let configuration: StoreConfiguration
     private let logger: Logger
     private let onCommit: @Sendable ([CommittedRevision], Int64) -> Void
-    /// Publishes and acknowledges committed groups in order, after syncing them when the backend defers
-    /// durability.
-    private let syncer: Syncer
+    /// Present when the backend defers durability: it syncs, publishes and acknowledges committed groups.
+    private let syncer: Syncer?
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -67,10 +66,12 @@ final class Committer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
-        // Publishing and acknowledging (watch fan-out, response encoding, hops to event loops) run on the syncer's
-        // thread even when `write` is durable by itself: the committer thread is the bottleneck under load, and
-        // this takes that work off it (measured: put, 16 clients).
-        syncer = Syncer(backend: backend, syncs: backend.defersDurability, logger: logger, onDurable: onCommit)
+        // Only backends that defer durability get a syncer; otherwise the committer publishes and acknowledges
+        // itself: a second thread saves it work under load but costs every write a thread hand-off, which
+        // measured worse for one client and for watch latency than it gained at 16 and 64 (docs/benchmarks.md).
+        syncer =
+            backend.defersDurability
+            ? Syncer(backend: backend, logger: logger, onDurable: onCommit) : nil
         (revision, compactRevision, compactedThrough) = try backend.read { reader in
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
@@ -79,7 +80,7 @@ final class Committer: @unchecked Sendable {
     var initialRevision: Int64 { revision }
 
     func start() {
-        syncer.start()
+        syncer?.start()
         let thread = Thread { [self] in run() }
         thread.name = "kelson-committer"
         thread.start()
@@ -129,7 +130,7 @@ final class Committer: @unchecked Sendable {
         }
         for waiter in physicalCompactionWaiters { waiter.write.completion(.failure(.stopped)) }
         physicalCompactionWaiters = []
-        syncer.stop()
+        syncer?.stop()
         condition.lock()
         finished = true
         condition.broadcast()
@@ -139,7 +140,7 @@ final class Committer: @unchecked Sendable {
     private var hasCompactionWork: Bool { compactedThrough < compactRevision }
 
     private func commit(_ group: [PendingWrite]) {
-        if let failure = syncer.failed {
+        if let failure = syncer?.failed {
             for write in group { write.completion(.failure(failure)) }
             return
         }
@@ -195,9 +196,13 @@ final class Committer: @unchecked Sendable {
         publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
     }
 
-    /// Hands a committed group to the syncer, which publishes it to observers and acknowledges its writers once
-    /// it is durable.
-    private func publish(_ batch: SyncBatch) { syncer.enqueue(batch) }
+    /// Publishes a committed group to observers and acknowledges its writers once it is durable: at once when
+    /// `write` made it durable, else through the syncer after its next sync.
+    private func publish(_ batch: SyncBatch) {
+        if let syncer { return syncer.enqueue(batch) }
+        if !batch.committed.isEmpty { onCommit(batch.committed, batch.head) }
+        for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
+    }
 
     private func apply(
         _ operation: PendingWrite.Operation, _ writer: inout RevisionWriter, compactRevision: inout Int64

@@ -9,21 +9,17 @@ struct SyncBatch {
     var acknowledgements: [(write: PendingWrite, outcome: Result<PendingWrite.Outcome, StoreError>)]
 }
 
-/// Publishes committed groups to commit observers and acknowledges their writers, in commit order, on its own
-/// thread, so that work (watch fan-out, response encoding, hops to event loops) is off the committer's.
-///
-/// For backends whose `write` returns before the transaction is durable (`LogBackend.defersDurability`) it also
-/// pipelines durability: while the committer applies the next group, it makes the previous ones durable with
-/// one `LogBackend.sync()` (one fsync for every group committed since the last) before publishing them. So
-/// the committer never waits for the disk, and still nothing is acknowledged or published before it is durable.
+/// Pipelined durability, for backends whose `write` returns before the transaction is durable
+/// (`LogBackend.defersDurability`). While the committer applies the next group, this thread makes the
+/// previous ones durable with one `LogBackend.sync()` (one fsync for every group committed since the last),
+/// then — in commit order — publishes them to commit observers and acknowledges their writers. So the
+/// committer never waits for the disk, and still nothing is acknowledged or published before it is durable.
 ///
 /// A failed sync is not retried: what was written may or may not be on disk, so every write of those groups
 /// and every later one fails with `.backendFailure` and the store stops accepting writes (PostgreSQL's lesson
 /// from "fsyncgate": retrying an fsync can report success for data the kernel already dropped).
 final class Syncer: @unchecked Sendable {
     private let backend: any LogBackend
-    /// False when `write` already made each group durable: then this thread only publishes and acknowledges.
-    private let syncs: Bool
     private let logger: Logger
     private let onDurable: @Sendable ([CommittedRevision], Int64) -> Void
 
@@ -34,12 +30,8 @@ final class Syncer: @unchecked Sendable {
     private var finished = false
     private var failure: StoreError?
 
-    init(
-        backend: any LogBackend, syncs: Bool, logger: Logger,
-        onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void
-    ) {
+    init(backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void) {
         self.backend = backend
-        self.syncs = syncs
         self.logger = logger
         self.onDurable = onDurable
     }
@@ -84,7 +76,7 @@ final class Syncer: @unchecked Sendable {
             condition.unlock()
             if done { break }
 
-            if syncs && failure == nil {
+            if failure == nil {
                 do {
                     try backend.sync()
                 } catch {
