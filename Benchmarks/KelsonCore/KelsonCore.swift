@@ -193,7 +193,11 @@ final class Slot<Value: Sendable>: Sendable {
         get { storage.withLock { $0! } }
         set { storage.withLock { $0 = newValue } }
     }
-    func take() -> Value? { storage.withLock { value in defer { value = nil }; return value } }
+    func take() -> Value? {
+        storage.withLock { value in
+            defer { value = nil }; return value
+        }
+    }
 }
 
 struct BenchmarkSetupError: Error, CustomStringConvertible {

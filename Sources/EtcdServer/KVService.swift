@@ -54,7 +54,9 @@ final class KVService: Sendable {
         do throws(StoreError) { request = try Conversions.rangeRequest(message) } catch {
             return respond(.failure(GRPCStatus(error)))
         }
-        if let denied = auth.authorize(call.metadata, .read(request.range)) { return respond(.failure(denied.grpcStatus)) }
+        if let denied = auth.authorize(call.metadata, .read(request.range)) {
+            return respond(.failure(denied.grpcStatus))
+        }
         let answer = { @Sendable [store, identity] in
             store.range(request) { result in
                 respond(

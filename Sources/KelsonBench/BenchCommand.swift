@@ -181,7 +181,8 @@ public struct BenchCommand: AsyncParsableCommand {
                 var configuration = GRPCClientConfiguration(host: endpoint.host, port: endpoint.port)
                 configuration.connectTimeout = .seconds(1)
                 if let client = try? await GRPCClient.connect(configuration) {
-                    let answered = (try? await client.unary(Requests.range, request: request, timeout: .seconds(2))) != nil
+                    let answered =
+                        (try? await client.unary(Requests.range, request: request, timeout: .seconds(2))) != nil
                     await client.close()
                     if answered {
                         print(#"{"answeredAtUnix": \#(Date().timeIntervalSince1970), "attempts": \#(attempts)}"#)

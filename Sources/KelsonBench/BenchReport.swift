@@ -60,7 +60,8 @@ public struct OperationStats: Codable, Sendable, Equatable {
 extension BenchReport {
     init(
         workload: String, options: LoadOptions, endpoints: [Endpoint], parameters: [String: String],
-        startedAt: Date, seconds: Double, recorder: LatencyRecorder, counters: [String: Int], countedOperations: Set<String>?
+        startedAt: Date, seconds: Double, recorder: LatencyRecorder, counters: [String: Int],
+        countedOperations: Set<String>?
     ) {
         self.workload = workload
         self.endpoints = endpoints.map(\.description)
@@ -73,7 +74,9 @@ extension BenchReport {
         requests = counted.values.reduce(0) { $0 + Int($1.totalCount) }
         throughput = seconds > 0 ? Double(requests) / seconds : 0
         errors = recorder.errors
-        operations = recorder.histograms.keys.sorted().map { OperationStats(name: $0, histogram: recorder.histograms[$0]!) }
+        operations = recorder.histograms.keys.sorted().map {
+            OperationStats(name: $0, histogram: recorder.histograms[$0]!)
+        }
         self.counters = counters
     }
 
@@ -86,9 +89,11 @@ extension BenchReport {
     /// The human-readable report, in the spirit of etcd's `benchmark` summary.
     public var text: String {
         var lines: [String] = []
-        lines.append("Workload: \(workload) against \(endpoints.joined(separator: ",")) (\(conns) conns, \(clients) clients)")
+        lines.append(
+            "Workload: \(workload) against \(endpoints.joined(separator: ",")) (\(conns) conns, \(clients) clients)")
         if !parameters.isEmpty {
-            lines.append("Parameters: " + parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: " "))
+            lines.append(
+                "Parameters: " + parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: " "))
         }
         lines.append("")
         lines.append("Summary:")

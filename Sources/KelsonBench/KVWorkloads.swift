@@ -88,8 +88,10 @@ public struct TxnMixedWorkload: Workload {
     public var name: String { "txn-mixed" }
 
     public var parameters: [String: String] {
-        ["key": String(decoding: key, as: UTF8.self), "range-end": String(decoding: end, as: UTF8.self),
-         "rw-ratio": String(readWriteRatio), "limit": String(limit)]
+        [
+            "key": String(decoding: key, as: UTF8.self), "range-end": String(decoding: end, as: UTF8.self),
+            "rw-ratio": String(readWriteRatio), "limit": String(limit),
+        ]
     }
 
     public func unaryStep(_ context: LoadContext) throws -> UnaryStep? {

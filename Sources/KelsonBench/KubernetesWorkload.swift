@@ -87,7 +87,8 @@ public struct KubernetesWorkload: Workload {
             while true {
                 let page: Etcdserverpb_RangeResponse = try await context.call(
                     connection, Requests.range,
-                    Requests.range(start, end: prefixEnd, limit: pageSize, revision: revision, serializable: serializable))
+                    Requests.range(
+                        start, end: prefixEnd, limit: pageSize, revision: revision, serializable: serializable))
                 revision = page.header.revision
                 guard page.more, let last = page.kvs.last else { return }
                 start = Array(last.key) + [0]

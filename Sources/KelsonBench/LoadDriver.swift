@@ -75,7 +75,9 @@ extension Workload {
             return kind
         }
     }
-    public func finish(_ context: LoadContext) async throws -> (LatencyRecorder, [String: Int]) { (LatencyRecorder(), [:]) }
+    public func finish(_ context: LoadContext) async throws -> (LatencyRecorder, [String: Int]) {
+        (LatencyRecorder(), [:])
+    }
 }
 
 /// Hands out request numbers: stops at the total or the deadline, and paces starts to `rate` per second.
@@ -126,7 +128,8 @@ public enum LoadDriver {
         var connections: [GRPCClient] = []
         for index in 0..<options.conns {
             let endpoint = endpoints[index % endpoints.count]
-            connections.append(try await GRPCClient.connect(GRPCClientConfiguration(host: endpoint.host, port: endpoint.port)))
+            connections.append(
+                try await GRPCClient.connect(GRPCClientConfiguration(host: endpoint.host, port: endpoint.port)))
         }
         let context = LoadContext(
             options: options, endpoints: endpoints, connections: connections, keys: try options.keys(),
@@ -149,7 +152,9 @@ public enum LoadDriver {
             budget.begin()
             let startedAt = Date()
             var recorder = LatencyRecorder()
-            let clients = (0..<options.clients).map { LoopClient(connection: context.connection(forClient: $0), step: step, budget: budget) }
+            let clients = (0..<options.clients).map {
+                LoopClient(connection: context.connection(forClient: $0), step: step, budget: budget)
+            }
             for client in clients { client.start() }
             for client in clients { recorder.merge(try await client.done.futureResult.get()) }
             let seconds = Double(monotonicNanoseconds() - budget.startNanoseconds) / 1e9
@@ -157,7 +162,7 @@ public enum LoadDriver {
         }
         // Clients build their steps (a lease grant, a stream) before the clock starts.
         let gate = StartGate(count: options.clients) { budget.begin() }
-        var recorder = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
+        let recorder = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
             for index in 0..<options.clients {
                 group.addTask {
                     let step: ClientStep

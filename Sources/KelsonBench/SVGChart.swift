@@ -41,24 +41,32 @@ public enum SVGChart {
             """
         for (label, percentile) in [("0%", 0.0), ("90%", 90), ("99%", 99), ("99.9%", 99.9), ("99.99%", 99.99)] {
             let px = fmt(x(percentile))
-            svg += "<line x1=\"\(px)\" y1=\"\(fmt(margin.top))\" x2=\"\(px)\" y2=\"\(fmt(margin.top + plotHeight))\" stroke=\"#ddd\"/>\n"
-            svg += "<text x=\"\(px)\" y=\"\(fmt(margin.top + plotHeight + 18))\" text-anchor=\"middle\">\(label)</text>\n"
+            svg +=
+                "<line x1=\"\(px)\" y1=\"\(fmt(margin.top))\" x2=\"\(px)\" y2=\"\(fmt(margin.top + plotHeight))\" stroke=\"#ddd\"/>\n"
+            svg +=
+                "<text x=\"\(px)\" y=\"\(fmt(margin.top + plotHeight + 18))\" text-anchor=\"middle\">\(label)</text>\n"
         }
         for step in 0...4 {
             let value = top * Double(step) / 4
             let py = fmt(y(value))
-            svg += "<line x1=\"\(fmt(margin.left))\" y1=\"\(py)\" x2=\"\(fmt(margin.left + plotWidth))\" y2=\"\(py)\" stroke=\"#ddd\"/>\n"
-            svg += "<text x=\"\(fmt(margin.left - 6))\" y=\"\(py)\" text-anchor=\"end\" dy=\"4\">\(label(value))</text>\n"
+            svg +=
+                "<line x1=\"\(fmt(margin.left))\" y1=\"\(py)\" x2=\"\(fmt(margin.left + plotWidth))\" y2=\"\(py)\" stroke=\"#ddd\"/>\n"
+            svg +=
+                "<text x=\"\(fmt(margin.left - 6))\" y=\"\(py)\" text-anchor=\"end\" dy=\"4\">\(label(value))</text>\n"
         }
-        svg += "<text x=\"\(fmt(margin.left + plotWidth / 2))\" y=\"\(fmt(height - 8))\" text-anchor=\"middle\">percentile</text>\n"
-        svg += "<text x=\"16\" y=\"\(fmt(margin.top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(fmt(margin.top + plotHeight / 2)))\">latency (ms)</text>\n"
+        svg +=
+            "<text x=\"\(fmt(margin.left + plotWidth / 2))\" y=\"\(fmt(height - 8))\" text-anchor=\"middle\">percentile</text>\n"
+        svg +=
+            "<text x=\"16\" y=\"\(fmt(margin.top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(fmt(margin.top + plotHeight / 2)))\">latency (ms)</text>\n"
         for (index, line) in series.enumerated() {
             let color = colors[index % colors.count]
             let points = line.points.map { "\(fmt(x($0[0]))),\(fmt(y($0[1])))" }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
             let legendY = margin.top + 16 + Double(index) * 18
-            svg += "<rect x=\"\(fmt(width - margin.right + 12))\" y=\"\(fmt(legendY - 9))\" width=\"12\" height=\"3\" fill=\"\(color)\"/>\n"
-            svg += "<text x=\"\(fmt(width - margin.right + 30))\" y=\"\(fmt(legendY - 4))\">\(escape(line.name))</text>\n"
+            svg +=
+                "<rect x=\"\(fmt(width - margin.right + 12))\" y=\"\(fmt(legendY - 9))\" width=\"12\" height=\"3\" fill=\"\(color)\"/>\n"
+            svg +=
+                "<text x=\"\(fmt(width - margin.right + 30))\" y=\"\(fmt(legendY - 4))\">\(escape(line.name))</text>\n"
         }
         svg += "</svg>\n"
         return svg

@@ -94,8 +94,13 @@ public struct WatchLatencyWorkload: Workload {
             stream.cancel()
             recorder.merge(await task.value)
         }
-        return (recorder, ["watchers": streams * watchersPerStream, "events-expected": expected,
-                           "events-received": state.receivedCount])
+        return (
+            recorder,
+            [
+                "watchers": streams * watchersPerStream, "events-expected": expected,
+                "events-received": state.receivedCount,
+            ]
+        )
     }
 }
 

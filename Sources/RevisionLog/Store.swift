@@ -75,7 +75,9 @@ public final class Store: Sendable {
     // MARK: Reads
 
     /// A range answered only once everything it saw is durable (what clients get; see `whenDurable`).
-    public func range(_ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void) {
+    public func range(
+        _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
+    ) {
         let result = Result { () throws(StoreError) in try range(request) }
         guard case .success(let answer) = result else { return completion(result) }
         whenDurable(answer.revision) { completion(result) }

@@ -90,11 +90,15 @@ final class Syncer: @unchecked Sendable {
             }
             for batch in batches {
                 if let failure {
-                    for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(.failure(failure)) }
+                    for acknowledgement in batch.acknowledgements {
+                        acknowledgement.write.completion(.failure(failure))
+                    }
                     continue
                 }
                 if !batch.committed.isEmpty { onDurable(batch.committed, batch.head) }
-                for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
+                for acknowledgement in batch.acknowledgements {
+                    acknowledgement.write.completion(acknowledgement.outcome)
+                }
             }
         }
         condition.lock()

@@ -66,7 +66,8 @@ public final class SQLiteBackend: LogBackend {
             if descriptor < 0 {
                 descriptor = open(configuration.path + "-wal", O_RDONLY | O_CLOEXEC)
                 guard descriptor >= 0 else {
-                    throw StoreError(.backendFailure, "cannot open \(configuration.path)-wal to sync it: errno \(errno)")
+                    throw StoreError(
+                        .backendFailure, "cannot open \(configuration.path)-wal to sync it: errno \(errno)")
                 }
             }
             guard fdatasync(descriptor) == 0 else {

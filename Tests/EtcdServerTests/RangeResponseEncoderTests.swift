@@ -29,16 +29,23 @@ struct RangeResponseEncoderTests {
         let sizes = [0, 1, 127, 128, 16_384]
         var cases: [(RangeResult, Etcdserverpb_ResponseHeader)] = [
             (RangeResult(keyValues: [], more: false, count: 0, revision: 0), Etcdserverpb_ResponseHeader()),
-            (RangeResult(keyValues: [], more: true, count: 5, revision: 9), header(cluster: 1, member: 0, revision: 9, term: 0)),
+            (
+                RangeResult(keyValues: [], more: true, count: 5, revision: 9),
+                header(cluster: 1, member: 0, revision: 9, term: 0)
+            ),
         ]
         for (index, number) in values.enumerated() {
             let keyValue = KeyValue(
                 key: Array(repeating: 0x61, count: sizes[index % sizes.count]), createRevision: number,
-                modRevision: 0 &- number, version: number / 2, value: Array(repeating: 0xff, count: sizes[(index + 2) % sizes.count]),
+                modRevision: 0 &- number, version: number / 2,
+                value: Array(repeating: 0xff, count: sizes[(index + 2) % sizes.count]),
                 lease: number)
             cases.append(
-                (RangeResult(keyValues: [keyValue, keyValue], more: index % 2 == 0, count: number, revision: number),
-                 header(cluster: UInt64.max, member: UInt64(index), revision: number, term: 7)))
+                (
+                    RangeResult(
+                        keyValues: [keyValue, keyValue], more: index % 2 == 0, count: number, revision: number),
+                    header(cluster: UInt64.max, member: UInt64(index), revision: number, term: 7)
+                ))
         }
         for (result, header) in cases {
             #expect(RangeResponseEncoder.encode(result, header: header) == (try reference(result, header)), "\(result)")
@@ -53,7 +60,8 @@ struct RangeResponseEncoderTests {
                 KeyValue(
                     key: (0..<Int.random(in: 0..<40)).map { _ in UInt8.random(in: 0...255) },
                     createRevision: Int64.random(in: 0...1_000_000), modRevision: Int64.random(in: 0...Int64.max),
-                    version: Int64.random(in: 0...300), value: (0..<Int.random(in: 0..<600)).map { _ in UInt8.random(in: 0...255) },
+                    version: Int64.random(in: 0...300),
+                    value: (0..<Int.random(in: 0..<600)).map { _ in UInt8.random(in: 0...255) },
                     lease: Bool.random() ? 0 : Int64.random(in: 1...Int64.max))
             }
             let result = RangeResult(

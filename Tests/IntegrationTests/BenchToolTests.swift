@@ -10,21 +10,26 @@ extension IntegrationTests {
             var exitCode: Int32
             var stdout: String
             var stderr: String
-            var report: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:] }
+            var report: [String: Any] {
+                (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+            }
             var counters: [String: Int] { report["counters"] as? [String: Int] ?? [:] }
-            var operations: [String] { (report["operations"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String } }
+            var operations: [String] {
+                (report["operations"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            }
         }
 
         static func bench(_ arguments: [String], endpoint: String, json: Bool = true) throws -> BenchRun {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Locations.kelson)
             process.arguments = ["bench"] + arguments + ["--endpoints", endpoint] + (json ? ["--json"] : [])
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kelson-bench-\(UUID().uuidString)")
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kelson-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
             let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
-            FileManager.default.createFile(atPath: out.path, contents: nil)
-            FileManager.default.createFile(atPath: err.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: err)
             process.standardInput = FileHandle.nullDevice
@@ -61,15 +66,19 @@ extension IntegrationTests {
             for server in [pair.reference, pair.candidate] {
                 let sizes = ["--key-size", "16", "--val-size", "64"]
                 _ = try Self.expectClean(
-                    ["put", "--total", "300", "--clients", "4", "--conns", "2", "--key-space-size", "100",
-                     "--sequential-keys", "--key-prefix", "/p/"] + sizes,
+                    [
+                        "put", "--total", "300", "--clients", "4", "--conns", "2", "--key-space-size", "100",
+                        "--sequential-keys", "--key-prefix", "/p/",
+                    ] + sizes,
                     on: server, requests: 300, operations: ["put"])
                 let keys = try Etcdctl.run(endpoint: server.endpoint, ["get", "/p/", "--prefix", "--keys-only"])
                 #expect(keys.stdout.split(separator: "\n").count == 100, "\(server.name): \(keys)")
 
                 let list = try Self.expectClean(
-                    ["range", "/p/", "--prefix", "--limit", "10", "--total", "50", "--clients", "2",
-                     "--consistency", "s"],
+                    [
+                        "range", "/p/", "--prefix", "--limit", "10", "--total", "50", "--clients", "2",
+                        "--consistency", "s",
+                    ],
                     on: server, requests: 50, operations: ["range"])
                 #expect((list.report["parameters"] as? [String: String])?["limit"] == "10")
                 _ = try Self.expectClean(
@@ -88,14 +97,21 @@ extension IntegrationTests {
                 #expect(leases.stdout.contains("found 3 leases"), "\(server.name): \(leases)")
 
                 let watch = try Self.expectClean(
-                    ["watch-latency", "--total", "20", "--rate", "200", "--streams", "2", "--watchers-per-stream", "3"],
+                    [
+                        "watch-latency", "--total", "20", "--rate", "200", "--streams", "2", "--watchers-per-stream",
+                        "3",
+                    ],
                     on: server, requests: 20, operations: ["put", "watch"])
                 #expect(watch.counters["watchers"] == 6)
-                #expect(watch.counters["events-expected"] == 120 && watch.counters["events-received"] == 120, "\(watch.counters)")
+                #expect(
+                    watch.counters["events-expected"] == 120 && watch.counters["events-received"] == 120,
+                    "\(watch.counters)")
 
                 let kubernetes = try Self.expectClean(
-                    ["kubernetes", "--total", "300", "--clients", "4", "--conns", "2", "--key-space-size", "40",
-                     "--page-size", "7", "--watchers", "2", "--val-size", "100"],
+                    [
+                        "kubernetes", "--total", "300", "--clients", "4", "--conns", "2", "--key-space-size", "40",
+                        "--page-size", "7", "--watchers", "2", "--val-size", "100",
+                    ],
                     on: server, requests: 300, operations: ["create", "update", "delete", "list"])
                 let counters = kubernetes.counters
                 #expect(counters["conflicts"] == nil, "\(server.name): \(counters)")
@@ -109,7 +125,8 @@ extension IntegrationTests {
             try Locations.requireExecutable(Locations.kelson, hint: "build it with `swift build`")
             let server = try ServerProcess.launch(.kelson)
             defer { server.stop() }
-            let chart = FileManager.default.temporaryDirectory.appendingPathComponent("kelson-bench-\(UUID().uuidString).svg")
+            let chart = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kelson-bench-\(UUID().uuidString).svg")
             defer { try? FileManager.default.removeItem(at: chart) }
             let run = try Self.bench(
                 ["put", "--duration", "300ms", "--clients", "2", "--svg", chart.path], endpoint: server.endpoint,

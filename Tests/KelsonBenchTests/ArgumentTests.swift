@@ -77,7 +77,8 @@ final class ArgumentTests: XCTestCase {
         XCTAssertEqual(mixed.readWriteRatio, 3)
         XCTAssertEqual(mixed.end, Array("l".utf8))
 
-        let (watch, watchLoad) = try parse(["watch-latency", "--streams", "5", "--watchers-per-stream", "20"]).workload()
+        let (watch, watchLoad) = try parse(["watch-latency", "--streams", "5", "--watchers-per-stream", "20"])
+            .workload()
         let watchWorkload = try XCTUnwrap(watch as? WatchLatencyWorkload)
         XCTAssertEqual(watchWorkload.streams * watchWorkload.watchersPerStream, 100)
         XCTAssertEqual(watchLoad.rate, 100, "watch-latency paces puts at 100/s unless told otherwise")

@@ -53,8 +53,10 @@ final class ReportTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         XCTAssertEqual(
             Set(object.keys),
-            ["workload", "endpoints", "conns", "clients", "parameters", "startedAt", "seconds", "requests",
-             "throughput", "errors", "operations", "counters"])
+            [
+                "workload", "endpoints", "conns", "clients", "parameters", "startedAt", "seconds", "requests",
+                "throughput", "errors", "operations", "counters",
+            ])
         let operations = try XCTUnwrap(object["operations"] as? [[String: Any]])
         XCTAssertEqual(
             Set(operations[0].keys),
@@ -80,7 +82,9 @@ final class ReportTests: XCTestCase {
             "  2×\tUnavailable: connection closed",
         ]
         let lines = text.split(separator: "\n").map(String.init)
-        for line in expectedLines { XCTAssertTrue(lines.contains(line), "missing \(line.debugDescription) in\n\(text)") }
+        for line in expectedLines {
+            XCTAssertTrue(lines.contains(line), "missing \(line.debugDescription) in\n\(text)")
+        }
     }
 
     func testSVGChartIsWellFormedWithOneLinePerSeries() throws {

@@ -59,7 +59,8 @@ struct DeferredDurabilityTests {
     @Test("a committed but unsynced write is neither acknowledged, nor seen by watchers, nor returned by a read")
     func heldUntilSynced() async throws {
         let backend = HeldSyncBackend()
-        let store = try Store(backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
         defer {
             backend.release(100)
             store.close()
@@ -110,7 +111,8 @@ struct DeferredDurabilityTests {
         let backend = HeldSyncBackend()
         backend.failSyncs.store(true, ordering: .relaxed)
         backend.release(100)
-        let store = try Store(backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
         defer { store.close() }
         await #expect(throws: StoreError.self) { try await store.put(PutRequest(key: key("a"), value: key("1"))) }
         do {
