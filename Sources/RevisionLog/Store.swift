@@ -62,8 +62,9 @@ public final class Store: Sendable {
         durable.whenDurable(revision, body)
     }
 
-    /// Registers a function called on the committer thread with every committed group of revisions,
-    /// in order, before their writers are acknowledged. It must be quick and must not block.
+    /// Registers a function called on the committer thread (the syncer thread when the backend defers
+    /// durability) with every committed group of revisions, in order, before their writers are
+    /// acknowledged. It must be quick and must not block.
     public func observeCommits(_ observer: @escaping @Sendable ([CommittedRevision]) -> Void) {
         observers.withLock { $0.append(observer) }
     }
