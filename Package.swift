@@ -27,6 +27,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "EtcdAPI",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
@@ -50,6 +51,8 @@ let package = Package(
         ),
         .target(name: "RevisionLogTesting", dependencies: ["RevisionLog"]),
         .target(name: "SQLiteBackend", dependencies: ["RevisionLog", "CSQLite"]),
+        // The start of the PostgreSQL backend (issue 5): a libpq connection, tested against a real server.
+        .target(name: "PostgresBackend", dependencies: ["RevisionLog", "CLibPQ"]),
         .target(
             name: "EtcdServer",
             dependencies: [
@@ -98,6 +101,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench"]),
+        .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire"]
