@@ -26,9 +26,13 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
         // unless the URL leaves them out (connect_timeout).
         let connection = keywordPointers.withUnsafeMutableBufferPointer { keywordBuffer in
             valuePointers.withUnsafeMutableBufferPointer { valueBuffer in
-                keywordBuffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: keywords.count + 1) {
+                keywordBuffer.baseAddress!.withMemoryRebound(
+                    to: UnsafePointer<CChar>?.self, capacity: keywords.count + 1
+                ) {
                     keywordBase in
-                    valueBuffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: values.count + 1) {
+                    valueBuffer.baseAddress!.withMemoryRebound(
+                        to: UnsafePointer<CChar>?.self, capacity: values.count + 1
+                    ) {
                         valueBase in
                         PQconnectdbParams(keywordBase, valueBase, 1)
                     }
@@ -67,7 +71,8 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
         defer { PQclear(result) }
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let message = result.map { String(cString: PQresultErrorMessage($0)) } ?? String(cString: PQerrorMessage(handle))
+            let message =
+                result.map { String(cString: PQresultErrorMessage($0)) } ?? String(cString: PQerrorMessage(handle))
             throw StoreError(.backendFailure, "PostgreSQL: \(message.trimmingTrailingNewlines) (in: \(sql.prefix(80)))")
         }
         var rows: [[String?]] = []

@@ -12,7 +12,8 @@ struct PostgresConnectionTests {
         guard let url = ProcessInfo.processInfo.environment["KELSON_TEST_POSTGRES_URL"], !url.isEmpty else {
             throw StoreError(
                 .backendFailure,
-                "KELSON_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+                "KELSON_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL"
+            )
         }
         return url
     }
@@ -46,7 +47,8 @@ struct PostgresConnectionTests {
     func unreachable() throws {
         let started = Date()
         #expect(throws: StoreError.self) {
-            _ = try PostgresConnection(url: "postgres://kelson@127.0.0.1:1/kelson?sslmode=disable", connectTimeoutSeconds: 2)
+            _ = try PostgresConnection(
+                url: "postgres://kelson@127.0.0.1:1/kelson?sslmode=disable", connectTimeoutSeconds: 2)
         }
         #expect(Date().timeIntervalSince(started) < 30, "a refused connection must not wait for long")
     }
