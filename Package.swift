@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "KelsonBench",
             dependencies: [
-                "EtcdAPI", "GRPCWire", "Kelson",
+                "EtcdAPI", "GRPCWire", "Kelson", "RevisionLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -100,7 +100,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench"]),
+        .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench", "RevisionLog"]),
         .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog"]),
         .testTarget(
             name: "IntegrationTests",

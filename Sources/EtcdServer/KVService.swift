@@ -57,17 +57,22 @@ final class KVService: Sendable {
         if let denied = auth.authorize(call.metadata, .read(request.range)) {
             return respond(.failure(denied.grpcStatus))
         }
-        let answer = { @Sendable [store, identity] in
-            store.range(request) { result in
-                respond(
-                    result.map { RangeResponseEncoder.encode($0, header: identity.header(revision: $0.revision)) }
-                        .mapError(GRPCStatus.init))
-            }
-        }
         // A one-key get is cheapest answered right here on the event loop. A list can take milliseconds (reading
         // and encoding every key): it runs on the shared pool so lists use every core and never hold up the other
         // calls of the connection's event loop.
-        if request.mayBeLarge { Task.detached { answer() } } else { answer() }
+        if request.mayBeLarge {
+            Task.detached { [self] in answer(request, respond: respond) }
+        } else {
+            answer(request, respond: respond)
+        }
+    }
+
+    private func answer(_ request: RangeRequest, respond: @escaping @Sendable (Result<[UInt8], GRPCStatus>) -> Void) {
+        store.range(request) { [identity] result in
+            respond(
+                result.map { RangeResponseEncoder.encode($0, header: identity.header(revision: $0.revision)) }
+                    .mapError(GRPCStatus.init))
+        }
     }
 
     private func put(

@@ -3,6 +3,7 @@ import EtcdAPI
 import Foundation
 import GRPCWire
 import Kelson
+import RevisionLog
 
 /// `kelson bench`: etcd's benchmark vocabulary over plain etcd v3 gRPC, so it measures etcd as well as Kelson.
 public struct BenchCommand: AsyncParsableCommand {
@@ -53,7 +54,7 @@ public struct BenchCommand: AsyncParsableCommand {
 
         func workload() throws -> (any Workload, LoadOptions) {
             let key = Array(key.utf8)
-            let end = prefix ? KeyGenerator.prefixEnd(key) : Array((end ?? "").utf8)
+            let end = prefix ? KeyRange.prefixEnd(key) : Array((end ?? "").utf8)
             return (RangeWorkload(key: key, end: end, limit: limit, countOnly: countOnly), load)
         }
     }
@@ -91,7 +92,7 @@ public struct BenchCommand: AsyncParsableCommand {
 
         func workload() throws -> (any Workload, LoadOptions) {
             let start = Array(key.utf8)
-            let end = end.map { Array($0.utf8) } ?? KeyGenerator.prefixEnd(start)
+            let end = end.map { Array($0.utf8) } ?? KeyRange.prefixEnd(start)
             return (TxnMixedWorkload(key: start, end: end, readWriteRatio: readWriteRatio, limit: limit), load)
         }
     }

@@ -38,19 +38,6 @@ public struct KeyGenerator: Sendable {
         key.append(contentsOf: number)
         return key
     }
-
-    /// The first key after every generated key that starts with `prefix` (etcd's prefix range end).
-    public static func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
-        var end = prefix
-        while let last = end.last {
-            if last < 0xff {
-                end[end.count - 1] = last + 1
-                return end
-            }
-            end.removeLast()
-        }
-        return [0]  // no prefix: everything from the key on
-    }
 }
 
 /// A value of `size` bytes, the same for every request (etcd's tool does the same).

@@ -1,6 +1,7 @@
 import EtcdAPI
 import Foundation
 import GRPCWire
+import RevisionLog
 import Synchronization
 
 /// `kubernetes`: what kube-apiserver sends for one resource type. The key space holds `--key-space-size`
@@ -30,7 +31,7 @@ public struct KubernetesWorkload: Workload {
         let prefix = context.keys.prefix
         var create = Etcdserverpb_WatchRequest()
         create.createRequest.key = Data(prefix)
-        create.createRequest.rangeEnd = Data(KeyGenerator.prefixEnd(prefix))
+        create.createRequest.rangeEnd = Data(KeyRange.prefixEnd(prefix))
         create.createRequest.progressNotify = true
         var progress = Etcdserverpb_WatchRequest()
         progress.progressRequest = Etcdserverpb_WatchProgressRequest()
@@ -73,7 +74,7 @@ public struct KubernetesWorkload: Workload {
         }
         let connection = context.connection(forClient: index)
         let prefix = context.keys.prefix
-        let prefixEnd = KeyGenerator.prefixEnd(prefix)
+        let prefixEnd = KeyRange.prefixEnd(prefix)
         let serializable = context.options.serializable
         let pageSize = pageSize
         let state = state

@@ -45,11 +45,10 @@ final class Committer: @unchecked Sendable {
     /// Present when the backend defers durability: it syncs, publishes and acknowledges committed groups.
     private let syncer: Syncer?
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
+    // `queue` is guarded by `worker.condition`.
+    private let worker = WorkerThread()
+    private var condition: NSCondition { worker.condition }
     private var queue: [PendingWrite] = []
-    private var stopping = false
-    private var finished = false
 
     // Owned by the committer thread.
     private var revision: Int64
@@ -81,15 +80,13 @@ final class Committer: @unchecked Sendable {
 
     func start() {
         syncer?.start()
-        let thread = Thread { [self] in run() }
-        thread.name = "kelson-committer"
-        thread.start()
+        worker.start(name: "kelson-committer") { [self] in run() }
     }
 
     /// Queues a write; fails it at once when the queue is full or the committer is stopping.
     func submit(_ write: PendingWrite) {
         condition.lock()
-        if stopping {
+        if worker.stopping {
             condition.unlock()
             write.completion(.failure(.stopped))
             return
@@ -107,21 +104,15 @@ final class Committer: @unchecked Sendable {
     }
 
     /// Stops accepting writes, commits what is queued, and waits for the thread to finish.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { worker.stop() }
 
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping && !hasCompactionWork { condition.wait() }
+            while queue.isEmpty && !worker.stopping && !hasCompactionWork { condition.wait() }
             let group = Array(queue.prefix(configuration.maximumGroupSize))
             queue.removeFirst(group.count)
-            let done = stopping && queue.isEmpty
+            let done = worker.stopping && queue.isEmpty
             condition.unlock()
 
             if !group.isEmpty { commit(group) }
@@ -131,10 +122,6 @@ final class Committer: @unchecked Sendable {
         for waiter in physicalCompactionWaiters { waiter.write.completion(.failure(.stopped)) }
         physicalCompactionWaiters = []
         syncer?.stop()
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
     }
 
     private var hasCompactionWork: Bool { compactedThrough < compactRevision }

@@ -80,7 +80,7 @@ public final class Store: Sendable {
         _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
     ) {
         let result = Result { () throws(StoreError) in try range(request) }
-        guard case .success(let answer) = result else { return completion(result) }
+        guard case .success(let answer) = result, !durable.isDurable(answer.revision) else { return completion(result) }
         whenDurable(answer.revision) { completion(result) }
     }
 
@@ -172,7 +172,9 @@ public final class Store: Sendable {
         }
         if request.isReadOnly {
             let result = Result { () throws(StoreError) in try readOnlyTxn(request) }
-            guard case .success(let answer) = result else { return completion(result) }
+            guard case .success(let answer) = result, !durable.isDurable(answer.revision) else {
+                return completion(result)
+            }
             whenDurable(answer.revision) { completion(result) }
             return
         }

@@ -23,11 +23,10 @@ final class Syncer: @unchecked Sendable {
     private let logger: Logger
     private let onDurable: @Sendable ([CommittedRevision], Int64) -> Void
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
+    // `queue` and `failure` are guarded by `worker.condition`.
+    private let worker = WorkerThread()
+    private var condition: NSCondition { worker.condition }
     private var queue: [SyncBatch] = []
-    private var stopping = false
-    private var finished = false
     private var failure: StoreError?
 
     init(backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void) {
@@ -36,11 +35,7 @@ final class Syncer: @unchecked Sendable {
         self.onDurable = onDurable
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "kelson-syncer"
-        thread.start()
-    }
+    func start() { worker.start(name: "kelson-syncer") { [self] in run() } }
 
     /// Set once a sync failed; the committer refuses new groups from then on.
     var failed: StoreError? {
@@ -57,21 +52,15 @@ final class Syncer: @unchecked Sendable {
     }
 
     /// Makes everything queued durable and acknowledged, then ends the thread.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { worker.stop() }
 
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
+            while queue.isEmpty && !worker.stopping { condition.wait() }
             let batches = queue
             queue = []
-            let done = stopping && batches.isEmpty
+            let done = worker.stopping && batches.isEmpty
             var failure = self.failure
             condition.unlock()
             if done { break }
@@ -101,10 +90,6 @@ final class Syncer: @unchecked Sendable {
                 }
             }
         }
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
     }
 }
 
@@ -121,6 +106,9 @@ final class DurableRevision: Sendable {
     private let state: Mutex<State>
 
     init(_ revision: Int64) { state = Mutex(State(revision: revision)) }
+
+    /// True when `revision` is durable: the common case, checked first so a read allocates no waiter.
+    func isDurable(_ revision: Int64) -> Bool { state.withLock { revision <= $0.revision } }
 
     /// Runs `body` now if `revision` is durable, else once it is (on the thread that publishes it).
     func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {

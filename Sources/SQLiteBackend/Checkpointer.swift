@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import RevisionLog
 
 /// Copies the WAL back into the database file on its own thread and connection, so no commit ever pays for a
 /// checkpoint. The writer's automatic checkpoint is replaced by a WAL hook (`register(on:)`) that reports the
@@ -7,13 +8,12 @@ import Foundation
 /// neither the writer nor readers. The next write after a complete checkpoint starts the WAL from its
 /// beginning again, so the WAL stays near `thresholdFrames` pages; a large threshold means pages rewritten by
 /// many commits are copied once (measured in docs/benchmarks.md).
-final class Checkpointer: @unchecked Sendable {  // state guarded by `condition`
+final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `worker.condition`
     private let path: String
     let thresholdFrames: Int32
-    private let condition = NSCondition()
+    private let worker = WorkerThread()
+    private var condition: NSCondition { worker.condition }
     private var requested = false
-    private var stopping = false
-    private var finished = true
 
     init(path: String, thresholdFrames: Int32) {
         self.path = path
@@ -40,37 +40,22 @@ final class Checkpointer: @unchecked Sendable {  // state guarded by `condition`
         condition.unlock()
     }
 
-    func start() {
-        finished = false
-        let thread = Thread { [self] in run() }
-        thread.name = "kelson-checkpoint"
-        thread.start()
-    }
+    func start() { worker.start(name: "kelson-checkpoint") { [self] in run() } }
 
     private func run() {
         let connection = try? SQLiteConnection(path: path, readOnly: false)
         while true {
             condition.lock()
-            while !requested && !stopping { condition.wait() }
+            while !requested && !worker.stopping { condition.wait() }
             requested = false
-            let stop = stopping
+            let stop = worker.stopping
             condition.unlock()
             if stop { break }
             // A busy or failed checkpoint is retried after a later commit; the WAL keeps every frame meanwhile.
             try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
         }
         connection?.close()
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
     }
 
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+    func stop() { worker.stop() }
 }

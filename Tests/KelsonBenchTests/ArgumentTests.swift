@@ -1,4 +1,5 @@
 import ArgumentParser
+import RevisionLog
 import XCTest
 
 @testable import KelsonBench
@@ -144,8 +145,8 @@ final class ArgumentTests: XCTestCase {
         let keys = Set((0..<500).map { random.key(forRequest: $0) })
         XCTAssertEqual(keys.count, 10, "random keys cover the key space and stay inside it")
         XCTAssertTrue(keys.allSatisfy { $0.count == 16 })
-        XCTAssertEqual(KeyGenerator.prefixEnd(Array("/r/".utf8)), Array("/r0".utf8))
-        XCTAssertEqual(KeyGenerator.prefixEnd([0x61, 0xff]), [0x62])
-        XCTAssertEqual(KeyGenerator.prefixEnd([0xff]), [0])
+        XCTAssertEqual(KeyRange.prefixEnd(Array("/r/".utf8)), Array("/r0".utf8))
+        XCTAssertEqual(KeyRange.prefixEnd([0x61, 0xff]), [0x62])
+        XCTAssertEqual(KeyRange.prefixEnd([0xff]), [0])
     }
 }
