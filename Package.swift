@@ -101,7 +101,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench", "RevisionLog"]),
-        .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog"]),
+        .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire"]

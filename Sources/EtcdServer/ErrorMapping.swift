@@ -25,6 +25,7 @@ extension StoreError {
         case .corrupt: return .corrupt
         // etcd has no storage-failure error (it panics); Unavailable tells clients to retry elsewhere.
         case .backendFailure: return EtcdWireError(grpcCode: 14, message: "kelson: storage failure: \(detail)")
+        case .unavailable: return EtcdWireError(grpcCode: 14, message: "kelson: database unavailable: \(detail)")
         }
     }
 }

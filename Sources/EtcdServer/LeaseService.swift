@@ -58,16 +58,24 @@ final class LeaseService: Sendable {
         }
         router.registerUnary("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest.self) {
             [self] _, _, respond in
+            respond(leases())
+        }
+        router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
+    }
+
+    private func leases() -> Result<Etcdserverpb_LeaseLeasesResponse, GRPCStatus> {
+        do throws(StoreError) {
             var response = Etcdserverpb_LeaseLeasesResponse()
             response.header = identity.header(revision: store.revision)
-            response.leases = store.leaseIDs.map { id in
+            response.leases = try store.leaseIDs.map { id in
                 var status = Etcdserverpb_LeaseStatus()
                 status.id = id
                 return status
             }
-            respond(.success(response))
+            return .success(response)
+        } catch {
+            return .failure(GRPCStatus(error))
         }
-        router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
     }
 
     /// An unknown lease is not an error here: etcd answers TTL -1.
@@ -94,7 +102,8 @@ final class LeaseService: Sendable {
 
     /// One response per request, in order. The header is taken before the renewal, so a client
     /// never sees a successful keep-alive at a revision after the lease's revoke. An unknown or
-    /// expired lease gets TTL 0, not an error.
+    /// expired lease gets TTL 0, not an error; a store that cannot answer (its database away) ends the stream
+    /// with its error, so the client retries rather than believing the lease gone.
     private func keepAlive(_ call: GRPCStreamingCall) async throws {
         for try await bytes in call.requests {
             guard let request = try? Etcdserverpb_LeaseKeepAliveRequest(serializedBytes: bytes) else {
@@ -103,7 +112,11 @@ final class LeaseService: Sendable {
             var response = Etcdserverpb_LeaseKeepAliveResponse()
             response.header = identity.header(revision: store.revision)
             response.id = request.id
-            response.ttl = store.renewLease(id: request.id)
+            do throws(StoreError) {
+                response.ttl = try store.renewLease(id: request.id)
+            } catch {
+                throw GRPCStatus(error)
+            }
             try await call.send(try response.serializedBytes())
         }
     }

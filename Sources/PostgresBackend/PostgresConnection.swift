@@ -3,19 +3,20 @@ import Glibc
 import RevisionLog
 
 /// One libpq connection to PostgreSQL. Not thread-safe: one thread at a time uses it, as with the SQLite
-/// connections. Every failure is a `StoreError`: `.unavailable`-style connection problems as
-/// `.backendFailure` with libpq's message, so nothing hangs and nothing is half-applied.
+/// connections. Every failure is a `StoreError`: a lost or refused connection is `.unavailable` (retry later),
+/// anything the server rejected is `.backendFailure` with PostgreSQL's message. libpq's `connect_timeout`
+/// and TCP keepalives bound every wait, so nothing hangs.
 ///
 /// Text format throughout: parameters are sent as text (bytes as `bytea` hex), results read as text.
-/// This is the first piece of the PostgreSQL backend (issue 5); the backend itself builds on it.
 final class PostgresConnection: @unchecked Sendable {  // one thread at a time
-    private var handle: OpaquePointer?
+    private(set) var handle: OpaquePointer?
 
     /// Connects to `url` (`postgres://user:pass@host:port/db?sslmode=...`). libpq's `connect_timeout`
     /// bounds the attempt (default 5 s here), so an unreachable server fails instead of waiting forever.
     init(url: String, connectTimeoutSeconds: Int = 5) throws(StoreError) {
-        let keywords = ["dbname", "connect_timeout"]
-        let values = [url, String(connectTimeoutSeconds)]
+        // Keepalives notice a server that vanished without closing the socket (a host crash, a cut cable).
+        let keywords = ["dbname", "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count"]
+        let values = [url, String(connectTimeoutSeconds), "5", "2", "3"]
         var keywordPointers = keywords.map { strdup($0) } + [nil]
         var valuePointers = values.map { strdup($0) } + [nil]
         defer {
@@ -44,7 +45,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
             let message = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(connection)
             handle = nil
-            throw StoreError(.backendFailure, "cannot connect to PostgreSQL: \(message.trimmingTrailingNewlines)")
+            throw StoreError(.unavailable, "cannot connect to PostgreSQL: \(message.trimmingTrailingNewlines)")
         }
     }
 
@@ -53,6 +54,20 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+    }
+
+    /// False once the connection to the server is lost; a pool then replaces it.
+    var isHealthy: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Runs one or more `;`-separated statements without parameters (the simple query protocol, one round
+    /// trip) and returns the rows of the last one. Values must be inlined as literals (`literal(_:)`).
+    @discardableResult
+    func execute(_ sql: String) throws(StoreError) -> [[String?]] {
+        guard let handle else { throw StoreError.stopped }
+        let result = PQexec(handle, sql)
+        // PQexec keeps only the last result; on an error it is the error.
+        defer { PQclear(result) }
+        return try rows(result, sql: sql)
     }
 
     /// Runs one statement with text parameters (nil = NULL) and returns its rows as text (nil = NULL).
@@ -69,11 +84,22 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
             } ?? PQexecParams(handle, sql, 0, nil, nil, nil, nil, 0)
         }
         defer { PQclear(result) }
+        return try rows(result, sql: sql)
+    }
+
+    private func rows(_ result: OpaquePointer?, sql: String) throws(StoreError) -> [[String?]] {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             let message =
-                result.map { String(cString: PQresultErrorMessage($0)) } ?? String(cString: PQerrorMessage(handle))
-            throw StoreError(.backendFailure, "PostgreSQL: \(message.trimmingTrailingNewlines) (in: \(sql.prefix(80)))")
+                result.map { String(cString: PQresultErrorMessage($0)) }
+                ?? handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
+            let state = result.flatMap { PQresultErrorField($0, 67 /* PG_DIAG_SQLSTATE */) }.map { String(cString: $0) }
+            // Class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot connect now), or a socket
+            // that is gone: the server is away, not the statement wrong.
+            let lost = !isHealthy || state?.hasPrefix("08") == true || state?.hasPrefix("57P") == true
+            throw StoreError(
+                lost ? .unavailable : .backendFailure,
+                "PostgreSQL: \(message.trimmingTrailingNewlines) (in: \(sql.prefix(80)))")
         }
         var rows: [[String?]] = []
         for row in 0..<PQntuples(result) {
@@ -84,6 +110,10 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
         }
         return rows
     }
+
+    /// `bytes` as an inline `bytea` literal (`'\\x…'::bytea`; standard_conforming_strings, on since 9.1, keeps the
+    /// backslash literal).
+    static func literal(_ bytes: [UInt8]) -> String { "'" + byteaParameter(bytes) + "'::bytea" }
 
     /// `bytes` as a `bytea` text parameter (hex format).
     static func byteaParameter(_ bytes: [UInt8]) -> String {

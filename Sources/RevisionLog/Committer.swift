@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A metadata update: from the stored value (nil = none) to the value to store and the caller's
 /// result. A failed result writes nothing and reaches the caller as it is.
@@ -44,6 +45,13 @@ final class Committer: @unchecked Sendable {
     private let onCommit: @Sendable ([CommittedRevision], Int64) -> Void
     /// Present when the backend defers durability: it syncs, publishes and acknowledges committed groups.
     private let syncer: Syncer?
+    /// Present when other processes write the same backend: it publishes and acknowledges committed groups,
+    /// with the other processes' revisions between them.
+    let follower: LogFollower?
+    /// Set for a `SharedLogBackend` while this process holds the maintenance role; only then does it remove
+    /// compacted history.
+    private let shared: Bool
+    private let leadsMaintenance = Atomic<Bool>(false)
 
     // `queue` is guarded by `worker.condition`.
     private let worker = WorkerThread()
@@ -74,12 +82,41 @@ final class Committer: @unchecked Sendable {
         (revision, compactRevision, compactedThrough) = try backend.read { reader in
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
+        shared = backend is any SharedLogBackend
+        follower =
+            shared ? LogFollower(backend: backend, published: revision, logger: logger, onPublish: onCommit) : nil
     }
+
+    /// Shared backends: asks the backend whether this process holds the maintenance role (lease expiry and
+    /// physical compaction), taking it when free. On gaining it, every lease gets its full TTL from now (etcd's
+    /// new leader does the same), so leases renewed at a dead process are not expired early; if that fails the
+    /// role is not claimed this time. Called by lease expiry and by this thread; returns the role now held.
+    func refreshMaintenanceRole() -> Bool {
+        guard let backend = backend as? any SharedLogBackend else { return true }
+        roleChecked.withLock { $0 = ContinuousClock.now }
+        var leads = backend.holdsMaintenanceRole()
+        if leads && !leadsMaintenance.load(ordering: .acquiring) {
+            do {
+                try backend.restartLeaseClocks()
+                logger.info("this process now runs lease expiry and compaction")
+            } catch {
+                leads = false
+            }
+        }
+        if leadsMaintenance.exchange(leads, ordering: .acquiringAndReleasing) != leads && leads {
+            condition.lock()
+            condition.signal()
+            condition.unlock()
+        }
+        return leads
+    }
+    private let roleChecked = Mutex<ContinuousClock.Instant?>(nil)
 
     var initialRevision: Int64 { revision }
 
     func start() {
         syncer?.start()
+        follower?.start()
         worker.start(name: "kelson-committer") { [self] in run() }
     }
 
@@ -109,22 +146,53 @@ final class Committer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !worker.stopping && !hasCompactionWork { condition.wait() }
+            var idle = false
+            while queue.isEmpty && !worker.stopping && !hasCompactionWork {
+                // Another process may move the compaction point: look again now and then.
+                if shared {
+                    if !condition.wait(until: Date().addingTimeInterval(1)) {
+                        idle = true
+                        break
+                    }
+                } else {
+                    condition.wait()
+                }
+            }
             let group = Array(queue.prefix(configuration.maximumGroupSize))
             queue.removeFirst(group.count)
             let done = worker.stopping && queue.isEmpty
             condition.unlock()
 
             if !group.isEmpty { commit(group) }
+            if idle { refreshSharedState() }
+            if shared && compactedThrough < compactRevision && !leadsMaintenance.load(ordering: .acquiring)
+                && roleChecked.withLock({ $0.map { ContinuousClock.now - $0 > .seconds(1) } ?? true })
+            {
+                _ = refreshMaintenanceRole()
+            }
             if hasCompactionWork && !done { compactOneBatch() }
             if done { break }
         }
         for waiter in physicalCompactionWaiters { waiter.write.completion(.failure(.stopped)) }
         physicalCompactionWaiters = []
         syncer?.stop()
+        follower?.stop()
     }
 
-    private var hasCompactionWork: Bool { compactedThrough < compactRevision }
+    private var hasCompactionWork: Bool {
+        compactedThrough < compactRevision && (!shared || leadsMaintenance.load(ordering: .acquiring))
+    }
+
+    /// Shared backends: picks up a compaction point set, or a compaction finished, by another process.
+    private func refreshSharedState() {
+        guard let (stored, through) = try? backend.read({ ($0.compactRevision, $0.compactedThrough) }) else { return }
+        if stored != compactRevision {
+            compactRevision = stored
+            compactionCursor = 0
+        }
+        compactedThrough = max(compactedThrough, through)
+        acknowledgeFinishedCompactions()
+    }
 
     private func commit(_ group: [PendingWrite]) {
         if let failure = syncer?.failed {
@@ -138,6 +206,13 @@ final class Committer: @unchecked Sendable {
         outcomes.reserveCapacity(group.count)
         do {
             try backend.write { writer in
+                if shared {
+                    // Other processes may have committed since: the locked state row is the truth.
+                    if writer.compactRevision != compactRevision { compactionCursor = 0 }
+                    (revision, compactRevision, compactedThrough) =
+                        (writer.revision, writer.compactRevision, max(compactedThrough, writer.compactedThrough))
+                    (newRevision, newCompactRevision) = (revision, compactRevision)
+                }
                 for write in group {
                     var revisionWriter = RevisionWriter(
                         reader: writer, writer: writer, beginRevision: newRevision,
@@ -187,6 +262,7 @@ final class Committer: @unchecked Sendable {
     /// `write` made it durable, else through the syncer after its next sync.
     private func publish(_ batch: SyncBatch) {
         if let syncer { return syncer.enqueue(batch) }
+        if let follower { return follower.enqueue(batch) }
         if !batch.committed.isEmpty { onCommit(batch.committed, batch.head) }
         for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
     }
@@ -229,6 +305,10 @@ final class Committer: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.1)
             return
         }
+        acknowledgeFinishedCompactions()
+    }
+
+    private func acknowledgeFinishedCompactions() {
         var remaining: [(revision: Int64, write: PendingWrite, result: CompactResult)] = []
         var finished = SyncBatch(committed: [], head: revision, acknowledgements: [])
         for waiter in physicalCompactionWaiters {

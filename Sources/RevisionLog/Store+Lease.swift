@@ -1,6 +1,8 @@
 /// Leases (etcd `lessor.go`, `v3rpc/lease.go`). Grants and revokes go through the committer, so a
 /// put naming a lease sees exactly the leases committed before it; renewals and time-to-live
 /// answers touch only the in-memory clocks (`Lessor`), as in etcd where keep-alives skip raft.
+/// On a shared backend the expiry instants live in the backend instead (`SharedLogBackend`), so a
+/// keep-alive to any process counts, and only the process holding the maintenance role expires leases.
 extension Store {
     /// etcd's `MaxLeaseTTL`: larger grants fail with `.leaseTTLTooLarge`.
     public static let maximumLeaseTTL: Int64 = 9_000_000_000
@@ -12,9 +14,11 @@ extension Store {
         let lessor = self.lessor
         let outcome = try await submit(
             .grantLease(lease),
-            beforeReply: { result in
-                // Start the clock before the caller hears of the lease.
-                if case .success(.grantLease(let granted)) = result { lessor.granted(granted.lease) }
+            beforeReply: { [sharedBackend] result in
+                // Start the clock before the caller hears of the lease (a shared backend started it on insert).
+                if sharedBackend == nil, case .success(.grantLease(let granted)) = result {
+                    lessor.granted(granted.lease)
+                }
             })
         guard case .grantLease(let result) = outcome else { preconditionFailure("grant answered with \(outcome)") }
         return result
@@ -33,22 +37,39 @@ extension Store {
     }
 
     /// Restarts the lease's clock and returns its TTL, or 0 when the lease is unknown or expired.
-    public func renewLease(id: Int64) -> Int64 { lessor.renew(id) }
+    public func renewLease(id: Int64) throws(StoreError) -> Int64 {
+        guard let sharedBackend else { return lessor.renew(id) }
+        return try backendCall { _ in try sharedBackend.renewLease(id) } ?? 0
+    }
 
     /// Remaining and granted TTL, and with `keys` the attached keys; nil for an unknown lease.
     public func leaseTimeToLive(id: Int64, keys: Bool) throws(StoreError) -> LeaseTimeToLive? {
-        guard let (remaining, granted) = lessor.remaining(id) else { return nil }
+        let remaining: Int64
+        let granted: Int64
+        if let sharedBackend {
+            guard let (left, ttl) = try backendCall({ _ in try sharedBackend.leaseRemaining(id) }) else { return nil }
+            (remaining, granted) = (left.components.seconds, ttl)
+        } else {
+            guard let (left, ttl) = lessor.remaining(id) else { return nil }
+            (remaining, granted) = (left, ttl)
+        }
         let attached = keys ? try read { try $0.keys(attachedTo: id, limit: 0) } : []
         return LeaseTimeToLive(id: id, remaining: remaining, granted: granted, keys: attached)
     }
 
     /// Every lease ID, ascending.
-    public var leaseIDs: [Int64] { lessor.ids }
+    public var leaseIDs: [Int64] {
+        get throws(StoreError) {
+            guard let sharedBackend else { return lessor.ids }
+            return try backendCall { _ in try sharedBackend.leaseIDs() }
+        }
+    }
 
     /// Queues a revoke for up to `limit` expired leases and returns how many were queued. A revoke
     /// that cannot be queued is retried on a later call.
     @discardableResult
     public func revokeExpiredLeases(limit: Int = 1_000) -> Int {
+        if let sharedBackend { return revokeExpiredSharedLeases(sharedBackend, limit: limit) }
         let expired = lessor.takeExpired(limit: limit)
         let lessor = self.lessor
         for id in expired {
@@ -59,6 +80,26 @@ extension Store {
                 case .failure(let error) where error.code == .leaseNotFound: lessor.revoked(id)
                 case .failure: lessor.revokeFailed(id)
                 }
+            }
+        }
+        return expired.count
+    }
+
+    /// The shared-backend form: only while this process holds the maintenance role, which it takes here when
+    /// free (and then, like a new etcd leader, gives every lease its full TTL from now).
+    private func revokeExpiredSharedLeases(_ backend: any SharedLogBackend, limit: Int) -> Int {
+        guard committer.refreshMaintenanceRole(), let candidates = try? backend.expiredLeases(limit: limit) else {
+            return 0
+        }
+        let expired = revoking.withLock { revoking in
+            let fresh = candidates.filter { !revoking.contains($0) }
+            revoking.formUnion(fresh)
+            return fresh
+        }
+        for id in expired {
+            submit(.revokeLease(id)) { [self] _ in
+                // Revoked, revoked by someone else, or failed (then the next pass tries again).
+                _ = revoking.withLock { $0.remove(id) }
             }
         }
         return expired.count

@@ -28,11 +28,17 @@ public struct StoreConfiguration: Sendable {
 public final class Store: Sendable {
     public let configuration: StoreConfiguration
     private let backend: any LogBackend
-    private let committer: Committer
+    let committer: Committer
     private let currentRevision: Atomic<Int64>
     private let durable: DurableRevision
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
     let lessor: Lessor
+    /// Set when other processes share the backend (see `SharedLogBackend`): leases live there.
+    let sharedBackend: (any SharedLogBackend)?
+    /// Reads wait until what they saw is durable only when the backend defers durability.
+    private let gatesReads: Bool
+    /// Shared backends: expired leases whose revoke is queued (so a lease is not queued twice).
+    let revoking = Mutex<Set<Int64>>([])
 
     /// Opens the store on `backend` and starts its committer thread.
     public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger)
@@ -48,8 +54,15 @@ public final class Store: Sendable {
         }
         currentRevision = Atomic(committer.initialRevision)
         durable = DurableRevision(committer.initialRevision)
-        lessor = Lessor(clock: configuration.leaseClock, leases: try backend.read { try $0.leases() })
+        sharedBackend = backend as? any SharedLogBackend
+        gatesReads = backend.defersDurability
+        lessor = Lessor(
+            clock: configuration.leaseClock, leases: sharedBackend == nil ? try backend.read { try $0.leases() } : [])
         owner.store = self  // set before the committer thread starts, which orders it before any read
+        if let sharedBackend, let follower = committer.follower {
+            sharedBackend.useLeaseClock(configuration.leaseClock)
+            sharedBackend.watchExternalCommits { follower.wake() }
+        }
         committer.start()
     }
 
@@ -80,7 +93,9 @@ public final class Store: Sendable {
         _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
     ) {
         let result = Result { () throws(StoreError) in try range(request) }
-        guard case .success(let answer) = result, !durable.isDurable(answer.revision) else { return completion(result) }
+        guard gatesReads, case .success(let answer) = result, !durable.isDurable(answer.revision) else {
+            return completion(result)
+        }
         whenDurable(answer.revision) { completion(result) }
     }
 
@@ -172,7 +187,7 @@ public final class Store: Sendable {
         }
         if request.isReadOnly {
             let result = Result { () throws(StoreError) in try readOnlyTxn(request) }
-            guard case .success(let answer) = result, !durable.isDurable(answer.revision) else {
+            guard gatesReads, case .success(let answer) = result, !durable.isDurable(answer.revision) else {
                 return completion(result)
             }
             whenDurable(answer.revision) { completion(result) }

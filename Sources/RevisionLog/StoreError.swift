@@ -21,6 +21,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case stopped
         /// The storage engine failed; the message says how. Nothing from the failed group was acknowledged.
         case backendFailure
+        /// The storage engine cannot be reached right now (a database server restarting); nothing was applied
+        /// unless the message says the outcome is unknown. Retry.
+        case unavailable
         /// The backend cannot do this (e.g. a snapshot of an in-memory store).
         case notSupported
         /// Stored data is not what Kelson wrote (bad schema version, impossible row).

@@ -1,0 +1,386 @@
+import Foundation
+import RevisionLog
+import Synchronization
+
+/// Settings of the PostgreSQL backend.
+public struct PostgresConfiguration: Sendable {
+    /// `postgres://user:pass@host:port/db?sslmode=...` (any libpq connection URL).
+    public var url: String
+    /// Reader connections kept open; more concurrent readers wait for one to come back.
+    public var maximumReaders = 8
+    /// Bound on each connection attempt.
+    public var connectTimeoutSeconds = 5
+    /// Slow safety-net poll for other processes' commits, in case a notification is lost.
+    public var fallbackPollInterval: Duration = .seconds(1)
+
+    public init(url: String) { self.url = url }
+}
+
+/// A `LogBackend` on PostgreSQL that several Kelson processes share (see `SharedLogBackend` and
+/// `PostgresSchema`). One writer connection (the committer's), a bounded pool of readers, one connection
+/// listening for other processes' commits, and one holding the maintenance lock.
+///
+/// A lost connection is replaced on next use; while the server is away every call fails at once with
+/// `.unavailable` (after the first attempt, new attempts wait out a backoff from 100 ms doubling to 2 s), so
+/// clients get errors instead of hangs. A transaction is all or nothing: a connection lost before `COMMIT`
+/// answered rolls it back, or — if the commit itself was cut off — the caller gets an error and the write
+/// may or may not be in the log (as with any database, and with etcd's timeouts).
+public final class PostgresBackend: SharedLogBackend {
+    public let configuration: PostgresConfiguration
+    /// Identifies this process in notifications, so it ignores its own commits.
+    let token = UUID().uuidString
+    private let connector: Connector
+    private let writer: Mutex<PostgresConnection?>
+    private let readers: PostgresReaderPool
+    private let listener: CommitListener
+    private struct MaintenanceState {
+        var connection: PostgresConnection?
+        var held = false
+    }
+    private let maintenance = Mutex(MaintenanceState())
+    private let leaseClock: Mutex<(any LeaseClock)?> = Mutex(nil)
+
+    public init(configuration: PostgresConfiguration) throws {
+        self.configuration = configuration
+        connector = Connector(url: configuration.url, timeoutSeconds: configuration.connectTimeoutSeconds)
+        let connection = try connector.connect()
+        try PostgresSchema.migrate(connection)
+        writer = Mutex(connection)
+        readers = PostgresReaderPool(connector: connector, maximum: configuration.maximumReaders)
+        listener = CommitListener(
+            connector: connector, token: token, fallbackPoll: configuration.fallbackPollInterval)
+    }
+
+    public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        let state = try connection.execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \(PostgresView.stateQuery)")
+        defer { _ = try? connection.execute("COMMIT") }
+        return try body(PostgresView(connection: connection, state: state.first ?? []))
+    }
+
+    public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        try withWriter { connection in
+            // The row lock serializes writers of every process until COMMIT (see PostgresSchema).
+            let state = try connection.execute("BEGIN; \(PostgresView.stateQuery) FOR UPDATE")
+            do {
+                let view = try PostgresView(
+                    connection: connection, state: state.first ?? [], leaseNow: try now(connection))
+                let result = try body(view)
+                let pending = view.takePendingSQL()
+                let notify = pending.isEmpty ? "" : "NOTIFY \(PostgresSchema.channel), '\(token)';"
+                try connection.execute(pending + notify + "COMMIT")
+                return result
+            } catch {
+                _ = try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
+        try withWriter { connection in
+            guard
+                let last = try connection.query(
+                    "SELECT max(revision) FROM kv_log WHERE revision <= $1", [String(revision)]
+                ).first?.first ?? nil, let lastRevision = Int64(last), cursor < lastRevision
+            else { return nil }
+            // Whole revisions per batch; a revision holds at most --max-txn-ops changes, so the batch stays bounded.
+            let upper = min(cursor + Int64(max(limit / 4, 1)), lastRevision)
+            // History is a tombstone or a row with a later row of its key at or below the compaction revision;
+            // batches go up in revision order, so a key's older rows are always judged before its tombstone goes.
+            try connection.query(
+                """
+                DELETE FROM kv_log a WHERE a.revision > $1 AND a.revision <= $2
+                AND (a.deleted OR EXISTS (
+                  SELECT 1 FROM kv_log b WHERE b.key = a.key AND b.revision <= $3
+                  AND (b.revision, b.sub_revision) > (a.revision, a.sub_revision)))
+                """, [String(cursor), String(upper), String(revision)])
+            return upper < lastRevision ? upper : nil
+        }
+    }
+
+    /// Kelson's tables with their indexes and TOAST data. PostgreSQL reuses dead space itself, so all of it
+    /// counts as in use.
+    public func storageSize() throws -> StorageSize {
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        let rows = try connection.query(
+            """
+            SELECT coalesce(sum(pg_total_relation_size(c)), 0) FROM unnest(
+              ARRAY['kelson_state', 'kv_log', 'kv_live', 'kelson_lease', 'kelson_metadata']::regclass[]) c
+            """)
+        let total = try PostgresView.int64(rows.first?.first ?? nil)
+        return StorageSize(totalBytes: total, inUseBytes: total)
+    }
+
+    /// `VACUUM` of the log and live tables: dead rows left by compaction become reusable space.
+    public func defragment() throws {
+        try withWriter { connection in try connection.execute("VACUUM kv_log, kv_live, kelson_lease") }
+    }
+
+    public func snapshot(to path: String) throws {
+        throw StoreError(
+            .notSupported,
+            "snapshots of a PostgreSQL datastore are not files: use `kelson migrate --from postgres://… --to sqlite://…` or pg_dump"
+        )
+    }
+
+    public func close() {
+        listener.stop()
+        readers.close()
+        writer.withLock { connection in
+            connection?.close()
+            connection = nil
+        }
+        maintenance.withLock { state in
+            state.connection?.close()
+            state = MaintenanceState()
+        }
+    }
+
+    /// Runs `body` on the writer connection, replacing a lost one first.
+    private func withWriter<Result>(_ body: (PostgresConnection) throws -> Result) throws -> Result {
+        try writer.withLock { connection in
+            guard let current = connection else { throw StoreError.stopped }
+            if !current.isHealthy {
+                current.close()
+                connection = try connector.connect()
+            }
+            return try body(connection!)
+        }
+    }
+
+    // MARK: SharedLogBackend
+
+    public func watchExternalCommits(_ wake: @escaping @Sendable () -> Void) { listener.start(wake) }
+
+    public func holdsMaintenanceRole() -> Bool {
+        maintenance.withLock { state in
+            do {
+                // A session lock lives as long as its connection: if the connection still answers, it is ours.
+                if let connection = state.connection, connection.isHealthy {
+                    try connection.execute("SELECT 1")
+                    if state.held { return true }
+                } else {
+                    state.connection?.close()
+                    state = MaintenanceState(connection: try connector.connect())
+                }
+                let taken = try state.connection!.execute(
+                    "SELECT pg_try_advisory_lock(\(PostgresSchema.maintenanceLock))")
+                state.held = taken.first?.first == "t"
+                return state.held
+            } catch {
+                state.held = false
+                return false
+            }
+        }
+    }
+
+    public func renewLease(_ id: Int64) throws -> Int64? {
+        try withReader { connection in
+            let now = try now(connection)
+            return try connection.query(
+                """
+                UPDATE kelson_lease SET expires_at = \(now) + ttl * interval '1 second'
+                WHERE id = $1 AND expires_at > \(now) RETURNING ttl
+                """, [String(id)]
+            ).first.map { try PostgresView.int64($0[0]) }
+        }
+    }
+
+    public func leaseRemaining(_ id: Int64) throws -> (remaining: Duration, ttl: Int64)? {
+        try withReader { connection in
+            // Microseconds left, rounded to whole milliseconds so a fresh grant reads as its full TTL.
+            let now = try now(connection)
+            return try connection.query(
+                """
+                SELECT ttl, greatest(0, round(extract(epoch FROM expires_at - \(now)) * 1000))::bigint
+                FROM kelson_lease WHERE id = $1
+                """, [String(id)]
+            ).first.map { row in (Duration.milliseconds(try PostgresView.int64(row[1])), try PostgresView.int64(row[0]))
+            }
+        }
+    }
+
+    public func expiredLeases(limit: Int) throws -> [Int64] {
+        try withReader { connection in
+            let now = try now(connection)
+            return try connection.query(
+                "SELECT id FROM kelson_lease WHERE expires_at <= \(now) ORDER BY id LIMIT $1",
+                [String(limit)]
+            ).map { try PostgresView.int64($0[0]) }
+        }
+    }
+
+    public func leaseIDs() throws -> [Int64] {
+        try withReader { connection in
+            try connection.query("SELECT id FROM kelson_lease ORDER BY id").map { try PostgresView.int64($0[0]) }
+        }
+    }
+
+    public func restartLeaseClocks() throws {
+        try withReader { connection in
+            let now = try now(connection)
+            try connection.query(
+                """
+                UPDATE kelson_lease SET expires_at = greatest(expires_at, \(now) + ttl * interval '1 second')
+                """)
+        }
+    }
+
+    public func useLeaseClock(_ clock: any LeaseClock) { leaseClock.withLock { $0 = clock } }
+
+    /// The lease clock's "now" in SQL, as an exact timestamp: the database's clock read once (the anchor) plus
+    /// how far the store's lease clock has moved since. With the system clock the anchor is re-read every
+    /// minute, so processes on different hosts agree with the one database clock (drift stays in milliseconds);
+    /// a test's manual clock is anchored once and then moves only when the test moves it.
+    func now(_ connection: PostgresConnection) throws(StoreError) -> String {
+        let clock: any LeaseClock = leaseClock.withLock { $0 } ?? SystemLeaseClock()
+        let reanchor = clock is SystemLeaseClock
+        let anchor = leaseAnchor.withLock { anchor -> LeaseAnchor? in
+            guard let current = anchor, !reanchor || ContinuousClock.now - current.taken < .seconds(60) else {
+                return nil
+            }
+            return current
+        }
+        let current: LeaseAnchor
+        if let anchor {
+            current = anchor
+        } else {
+            let rows = try connection.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+            current = LeaseAnchor(
+                databaseMicroseconds: try PostgresView.int64(rows.first?.first ?? nil), local: clock.now(),
+                taken: .now)
+            leaseAnchor.withLock { $0 = current }
+        }
+        let elapsed = clock.now() - current.local
+        let micros =
+            current.databaseMicroseconds + elapsed.components.seconds * 1_000_000
+            + elapsed.components.attoseconds / 1_000_000_000_000
+        return "(timestamptz 'epoch' + \(micros) * interval '1 microsecond')"
+    }
+
+    private struct LeaseAnchor {
+        var databaseMicroseconds: Int64
+        var local: ContinuousClock.Instant
+        var taken: ContinuousClock.Instant
+    }
+    private let leaseAnchor = Mutex<LeaseAnchor?>(nil)
+
+    private func withReader<Result>(_ body: (PostgresConnection) throws -> Result) throws -> Result {
+        let connection = try readers.take()
+        defer { readers.give(back: connection) }
+        return try body(connection)
+    }
+}
+
+/// Opens connections, failing fast while the server is known to be away: after a failed attempt the next one
+/// waits out a backoff (100 ms, doubling to 2 s), and calls before then fail at once with `.unavailable`.
+final class Connector: Sendable {
+    let url: String
+    let timeoutSeconds: Int
+    private struct Backoff {
+        var delay: Duration = .zero
+        var retryAt: ContinuousClock.Instant = .now
+    }
+    private let backoff = Mutex(Backoff())
+
+    init(url: String, timeoutSeconds: Int) {
+        self.url = url
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    func connect() throws(StoreError) -> PostgresConnection {
+        let wait = backoff.withLock { $0.retryAt - .now }
+        if wait > .zero {
+            throw StoreError(
+                .unavailable,
+                "PostgreSQL is unreachable; next attempt in \(wait.formatted(.units(allowed: [.milliseconds])))")
+        }
+        do {
+            let connection = try PostgresConnection(url: url, connectTimeoutSeconds: timeoutSeconds)
+            backoff.withLock { $0 = Backoff() }
+            return connection
+        } catch {
+            backoff.withLock { state in
+                state.delay = min(max(state.delay * 2, .milliseconds(100)), .seconds(2))
+                state.retryAt = .now + state.delay
+            }
+            throw error
+        }
+    }
+}
+
+/// A bounded pool of reader connections, opened on demand; a lost connection is dropped, not reused.
+final class PostgresReaderPool: Sendable {
+    private struct State {
+        var idle: [PostgresConnection] = []
+        var open = 0
+        var closed = false
+    }
+    private let connector: Connector
+    private let maximum: Int
+    private let state = Mutex(State())
+    private let available = DispatchSemaphore(value: 0)
+
+    init(connector: Connector, maximum: Int) {
+        self.connector = connector
+        self.maximum = maximum
+    }
+
+    func take() throws(StoreError) -> PostgresConnection {
+        while true {
+            enum Next { case use(PostgresConnection), open, wait, closed }
+            let next: Next = state.withLock { state in
+                if state.closed { return .closed }
+                if let connection = state.idle.popLast() { return .use(connection) }
+                if state.open < maximum {
+                    state.open += 1
+                    return .open
+                }
+                return .wait
+            }
+            switch next {
+            case .use(let connection):
+                if connection.isHealthy { return connection }
+                connection.close()
+                state.withLock { $0.open -= 1 }
+            case .closed: throw StoreError.stopped
+            case .wait: available.wait()
+            case .open:
+                do {
+                    return try connector.connect()
+                } catch {
+                    state.withLock { $0.open -= 1 }
+                    available.signal()
+                    throw error
+                }
+            }
+        }
+    }
+
+    func give(back connection: PostgresConnection) {
+        let keep = state.withLock { state -> Bool in
+            if state.closed || !connection.isHealthy {
+                state.open -= 1
+                return false
+            }
+            state.idle.append(connection)
+            return true
+        }
+        if !keep { connection.close() }
+        available.signal()
+    }
+
+    func close() {
+        let idle = state.withLock { state -> [PostgresConnection] in
+            state.closed = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        idle.forEach { $0.close() }
+        for _ in 0..<maximum { available.signal() }
+    }
+}

@@ -1,0 +1,285 @@
+import RevisionLog
+
+/// Reads (and, in a write transaction, writes) inside one PostgreSQL transaction.
+///
+/// Reads run in a `REPEATABLE READ READ ONLY` transaction: one snapshot for the whole body. A write
+/// transaction holds the `kelson_state` row lock, so nothing else writes while it runs; its changes are
+/// buffered (with an overlay the view's own reads consult) and sent in one round trip when the transaction
+/// commits, or earlier before a read that the overlay cannot answer (ranges, counts, history).
+final class PostgresView: BackendWriter {
+    let connection: PostgresConnection
+    let revision: Int64
+    let compactRevision: Int64
+    let compactedThrough: Int64
+    private let leaseNow: String
+
+    private enum LiveEntry {
+        case put(KeyValue)
+        case deleted
+    }
+    private var pendingLog: [Change] = []
+    private var pendingBytes = 0
+    private var overlay: [[UInt8]: LiveEntry] = [:]
+    private var pendingState: (revision: Int64?, compactRevision: Int64?, compactedThrough: Int64?) = (nil, nil, nil)
+    /// Buffered changes above this many bytes are sent before the next one (bounds the statement size).
+    private static let flushBytes = 4 << 20
+
+    /// `state` is the `kelson_state` row read at the start of the transaction.
+    /// `leaseNow`: SQL for the lease clock's "now" (see `PostgresBackend.now`).
+    init(connection: PostgresConnection, state: [String?], leaseNow: String = "clock_timestamp()") throws(StoreError) {
+        self.connection = connection
+        self.leaseNow = leaseNow
+        guard state.count >= 3, let revision = state[0].flatMap({ Int64($0) }),
+            let compactRevision = state[1].flatMap({ Int64($0) }),
+            let compactedThrough = state[2].flatMap({ Int64($0) })
+        else { throw StoreError(.corrupt, "kelson_state has no row") }
+        self.revision = revision
+        self.compactRevision = compactRevision
+        self.compactedThrough = compactedThrough
+    }
+
+    static let stateQuery = "SELECT revision, compact_revision, compacted_through FROM kelson_state WHERE id = 1"
+    private static let liveColumns = "key, create_revision, mod_revision, version, lease, value"
+    private static let logColumns = "key, create_revision, revision, version, lease, value"
+    private static let changeColumns = "revision, sub_revision, key, deleted, create_revision, version, lease, value"
+
+    // MARK: Reads
+
+    func get(_ key: [UInt8], at revision: Int64) throws -> KeyValue? {
+        if revision == 0 {
+            switch overlay[key] {
+            case .put(let keyValue): return keyValue
+            case .deleted: return nil
+            case nil:
+                let rows = try connection.query(
+                    "SELECT \(Self.liveColumns) FROM kv_live WHERE key = $1", [PostgresConnection.byteaParameter(key)])
+                return try rows.first.map(Self.keyValue)
+            }
+        }
+        try flush()
+        let rows = try connection.query(
+            """
+            SELECT \(Self.logColumns), deleted FROM kv_log WHERE key = $1 AND revision <= $2
+            ORDER BY revision DESC, sub_revision DESC LIMIT 1
+            """, [PostgresConnection.byteaParameter(key), String(revision)])
+        guard let row = rows.first, row[6] == "f" else { return nil }
+        return try Self.keyValue(row)
+    }
+
+    func range(_ range: KeyRange, at revision: Int64, limit: Int) throws -> [KeyValue] {
+        if case .single(let key) = range { return try get(key, at: revision).map { [$0] } ?? [] }
+        try flush()
+        var parameters = keyParameters(range)
+        let keyCondition = range.end != nil ? "key >= $1 AND key < $2" : "key >= $1"
+        let limitParameter = "$\(parameters.count + 1)"
+        parameters.append(limit > 0 ? String(limit) : nil)  // LIMIT NULL is LIMIT ALL
+        let sql: String
+        if revision == 0 {
+            sql = "SELECT \(Self.liveColumns) FROM kv_live WHERE \(keyCondition) ORDER BY key LIMIT \(limitParameter)"
+        } else {
+            parameters.append(String(revision))
+            sql = """
+                SELECT \(Self.logColumns) FROM (
+                  SELECT DISTINCT ON (key) \(Self.logColumns), deleted FROM kv_log
+                  WHERE \(keyCondition) AND revision <= $\(parameters.count) ORDER BY key, revision DESC, sub_revision DESC
+                ) t WHERE NOT deleted ORDER BY key LIMIT \(limitParameter)
+                """
+        }
+        return try connection.query(sql, parameters).map(Self.keyValue)
+    }
+
+    func count(_ range: KeyRange, at revision: Int64) throws -> Int64 {
+        if case .single(let key) = range { return try get(key, at: revision) == nil ? 0 : 1 }
+        try flush()
+        var parameters = keyParameters(range)
+        let keyCondition = range.end != nil ? "key >= $1 AND key < $2" : "key >= $1"
+        let sql: String
+        if revision == 0 {
+            sql = "SELECT count(*) FROM kv_live WHERE \(keyCondition)"
+        } else {
+            parameters.append(String(revision))
+            sql = """
+                SELECT count(*) FROM (
+                  SELECT DISTINCT ON (key) deleted FROM kv_log
+                  WHERE \(keyCondition) AND revision <= $\(parameters.count) ORDER BY key, revision DESC, sub_revision DESC
+                ) t WHERE NOT deleted
+                """
+        }
+        return try Self.int64(connection.query(sql, parameters).first?.first ?? nil)
+    }
+
+    func changes(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        try flush()
+        var result = try connection.query(
+            """
+            SELECT \(Self.changeColumns) FROM kv_log WHERE revision >= $1 AND revision <= $2
+            ORDER BY revision, sub_revision LIMIT $3
+            """, [String(from), String(through), String(max(limit, 1))]
+        ).map(Self.change)
+        // Never split a revision: finish the last one even past the limit.
+        if result.count >= limit, let last = result.last {
+            result += try connection.query(
+                """
+                SELECT \(Self.changeColumns) FROM kv_log WHERE revision = $1 AND sub_revision > $2
+                ORDER BY sub_revision
+                """, [String(last.revision), String(last.subRevision)]
+            ).map(Self.change)
+        }
+        return result
+    }
+
+    func leases() throws -> [LeaseRecord] {
+        try connection.query("SELECT id, ttl FROM kelson_lease ORDER BY id").map { row in
+            LeaseRecord(id: try Self.int64(row[0]), ttl: try Self.int64(row[1]))
+        }
+    }
+
+    func lease(_ id: Int64) throws -> LeaseRecord? {
+        try connection.query("SELECT ttl FROM kelson_lease WHERE id = $1", [String(id)]).first.map { row in
+            LeaseRecord(id: id, ttl: try Self.int64(row[0]))
+        }
+    }
+
+    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]] {
+        try flush()
+        // `lease <> 0` lets PostgreSQL use the partial index kv_live_by_lease.
+        return try connection.query(
+            "SELECT key FROM kv_live WHERE lease = $1 AND lease <> 0 ORDER BY key LIMIT $2",
+            [String(lease), limit > 0 ? String(limit) : nil]
+        ).map { try Self.bytes($0[0]) }
+    }
+
+    func metadata(_ name: String) throws -> [UInt8]? {
+        try connection.query("SELECT value FROM kelson_metadata WHERE name = $1", [name]).first.map {
+            try Self.bytes($0[0])
+        }
+    }
+
+    // MARK: Writes
+
+    func append(_ change: Change) throws {
+        if pendingBytes >= Self.flushBytes { try flush() }
+        pendingLog.append(change)
+        pendingBytes += change.keyValue.key.count * 2 + change.keyValue.value.count * 2 + 64
+        overlay[change.keyValue.key] = change.kind == .put ? .put(change.keyValue) : .deleted
+    }
+
+    func setRevision(_ revision: Int64) throws { pendingState.revision = revision }
+    func setCompactRevision(_ revision: Int64) throws { pendingState.compactRevision = revision }
+    func setCompactedThrough(_ revision: Int64) throws { pendingState.compactedThrough = revision }
+
+    func putLease(_ lease: LeaseRecord) throws {
+        try connection.query(
+            """
+            INSERT INTO kelson_lease (id, ttl, expires_at) VALUES ($1, $2, \(leaseNow) + $2::bigint * interval '1 second')
+            ON CONFLICT (id) DO UPDATE SET ttl = EXCLUDED.ttl, expires_at = EXCLUDED.expires_at
+            """, [String(lease.id), String(lease.ttl)])
+    }
+
+    func deleteLease(_ id: Int64) throws {
+        try connection.query("DELETE FROM kelson_lease WHERE id = $1", [String(id)])
+    }
+
+    func setMetadata(_ name: String, _ value: [UInt8]?) throws {
+        if let value {
+            try connection.query(
+                """
+                INSERT INTO kelson_metadata (name, value) VALUES ($1, $2)
+                ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
+                """, [name, PostgresConnection.byteaParameter(value)])
+        } else {
+            try connection.query("DELETE FROM kelson_metadata WHERE name = $1", [name])
+        }
+    }
+
+    /// The statements that store what is buffered (empty when nothing is), and forgets the buffer.
+    func takePendingSQL() -> String {
+        var sql = ""
+        if !pendingLog.isEmpty {
+            sql += "INSERT INTO kv_log (\(Self.changeColumns)) VALUES "
+            for (index, change) in pendingLog.enumerated() {
+                let keyValue = change.keyValue
+                if index > 0 { sql += "," }
+                sql += "(\(change.revision),\(change.subRevision),\(PostgresConnection.literal(keyValue.key)),"
+                sql += change.kind == .delete ? "true," : "false,"
+                sql += "\(keyValue.createRevision),\(keyValue.version),\(keyValue.lease),"
+                sql += PostgresConnection.literal(keyValue.value) + ")"
+            }
+            sql += ";"
+            var deleted: [String] = []
+            var puts: [String] = []
+            for (key, entry) in overlay {
+                switch entry {
+                case .deleted: deleted.append(PostgresConnection.literal(key))
+                case .put(let keyValue):
+                    puts.append(
+                        "(\(PostgresConnection.literal(key)),\(keyValue.createRevision),\(keyValue.modRevision),"
+                            + "\(keyValue.version),\(keyValue.lease),\(PostgresConnection.literal(keyValue.value)))")
+                }
+            }
+            if !deleted.isEmpty { sql += "DELETE FROM kv_live WHERE key IN (\(deleted.joined(separator: ",")));" }
+            if !puts.isEmpty {
+                sql += """
+                    INSERT INTO kv_live (\(Self.liveColumns)) VALUES \(puts.joined(separator: ","))
+                    ON CONFLICT (key) DO UPDATE SET create_revision = EXCLUDED.create_revision,
+                    mod_revision = EXCLUDED.mod_revision, version = EXCLUDED.version, lease = EXCLUDED.lease,
+                    value = EXCLUDED.value;
+                    """
+            }
+        }
+        var assignments: [String] = []
+        if let value = pendingState.revision { assignments.append("revision = \(value)") }
+        if let value = pendingState.compactRevision { assignments.append("compact_revision = \(value)") }
+        if let value = pendingState.compactedThrough { assignments.append("compacted_through = \(value)") }
+        if !assignments.isEmpty {
+            sql += "UPDATE kelson_state SET \(assignments.joined(separator: ", ")) WHERE id = 1;"
+        }
+        pendingLog = []
+        pendingBytes = 0
+        overlay = [:]
+        pendingState = (nil, nil, nil)
+        return sql
+    }
+
+    /// Sends what is buffered, so the database itself answers the next read.
+    private func flush() throws(StoreError) {
+        let sql = takePendingSQL()
+        if !sql.isEmpty { try connection.execute(sql) }
+    }
+
+    // MARK: Decoding
+
+    private func keyParameters(_ range: KeyRange) -> [String?] {
+        [PostgresConnection.byteaParameter(range.start)]
+            + (range.end.map { [PostgresConnection.byteaParameter($0)] } ?? [])
+    }
+
+    static func int64(_ text: String?) throws(StoreError) -> Int64 {
+        guard let text, let value = Int64(text) else {
+            throw StoreError(.corrupt, "expected an integer, got \(text ?? "NULL")")
+        }
+        return value
+    }
+
+    static func bytes(_ text: String?) throws(StoreError) -> [UInt8] {
+        guard let text, let value = PostgresConnection.bytea(text) else {
+            throw StoreError(.corrupt, "expected bytea, got \(text?.prefix(20) ?? "NULL")")
+        }
+        return value
+    }
+
+    /// Columns: key, create_revision, mod_revision, version, lease, value.
+    private static func keyValue(_ row: [String?]) throws -> KeyValue {
+        KeyValue(
+            key: try bytes(row[0]), createRevision: try int64(row[1]), modRevision: try int64(row[2]),
+            version: try int64(row[3]), value: try bytes(row[5]), lease: try int64(row[4]))
+    }
+
+    /// Columns: `changeColumns`.
+    private static func change(_ row: [String?]) throws -> Change {
+        let keyValue = KeyValue(
+            key: try bytes(row[2]), createRevision: try int64(row[4]), modRevision: try int64(row[0]),
+            version: try int64(row[5]), value: try bytes(row[7]), lease: try int64(row[6]))
+        return Change(kind: row[3] == "t" ? .delete : .put, keyValue: keyValue, subRevision: try int64(row[1]))
+    }
+}
