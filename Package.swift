@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "Kelson",
             dependencies: [
-                "EtcdServer", "RevisionLog", "SQLiteBackend", "GRPCWire",
+                "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

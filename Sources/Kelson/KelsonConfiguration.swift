@@ -6,6 +6,9 @@ public struct KelsonConfiguration: Sendable {
     public var name = "default"
     /// etcd's `--data-dir`. Default: `<name>.kelson` in the working directory (etcd uses `<name>.etcd`).
     public var dataDirectory: String?
+    /// `--datastore`: `sqlite:///dir` (the same as `--data-dir dir`) or `postgres://…` (see `Datastore`).
+    /// nil: SQLite in the data directory.
+    public var datastore: Datastore?
     /// etcd's `--listen-client-urls`: where the gRPC API (and `/health`, `/version`) listens. Loopback only by
     /// default; `https://` URLs need `clientTLS`.
     public var listenClientURLs = ["http://127.0.0.1:2379"]
@@ -31,8 +34,13 @@ public struct KelsonConfiguration: Sendable {
 
     public init() {}
 
-    /// The data directory actually used.
-    public var resolvedDataDirectory: String { dataDirectory ?? "\(name).kelson" }
+    /// The data directory actually used (for SQLite; also where snapshot copies are staged).
+    public var resolvedDataDirectory: String {
+        if case .sqlite(let directory) = datastore { return directory }
+        return dataDirectory ?? "\(name).kelson"
+    }
+    /// The datastore actually used.
+    public var resolvedDatastore: Datastore { datastore ?? .sqlite(directory: resolvedDataDirectory) }
     /// The SQLite database inside the data directory.
     public var databasePath: String { resolvedDataDirectory + "/kelson.db" }
 }

@@ -33,22 +33,15 @@ public final class KelsonServer: Sendable {
         let listeners = try listenerConfigurations(
             configuration, maxReceiveMessageBytes: etcdConfiguration.maximumReceiveMessageBytes, logger: logger)
 
-        let directory = configuration.resolvedDataDirectory
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw KelsonError("cannot create data directory \(directory): \(error.localizedDescription)")
-        }
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.maximumTxnOperations = configuration.maximumTxnOperations
-        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: configuration.databasePath))
+        let backend = try configuration.resolvedDatastore.openBackend()
         store = try Store(backend: backend, configuration: storeConfiguration, logger: logger)
 
         etcdConfiguration.identity = try MemberIdentity.loadOrCreate(backend: backend, name: configuration.name)
         // Snapshot copies go next to the database (same file system); a crash can leave one behind.
-        etcdConfiguration.snapshotDirectory = directory
+        let directory = configuration.resolvedDataDirectory
+        if case .sqlite = configuration.resolvedDatastore { etcdConfiguration.snapshotDirectory = directory }
         for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         where file.hasPrefix("kelson-snapshot-") {
             try? FileManager.default.removeItem(atPath: directory + "/" + file)

@@ -9,7 +9,7 @@ import Logging
 struct KelsonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kelson",
-        abstract: "An etcd v3-compatible server on SQLite.",
+        abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
         subcommands: [EtcdCommand.self, SnapshotCommand.self, BenchCommand.self])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
@@ -29,6 +29,13 @@ struct EtcdCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Path to the data directory (default: <name>.kelson).")
     var dataDirectory: String?
+
+    @Option(
+        name: .customLong("datastore"),
+        help:
+            "Where data lives: sqlite:///dir (default: the data directory) or postgres://user:pass@host:port/db?sslmode=… (several kelson processes may share one database)."
+    )
+    var datastore: String?
 
     @Option(name: .customLong("listen-client-urls"), help: "Comma-separated URLs to listen on for client traffic.")
     var listenClientURLs = "http://127.0.0.1:2379"
@@ -93,6 +100,12 @@ struct EtcdCommand: AsyncParsableCommand {
         var configuration = KelsonConfiguration()
         configuration.name = name
         configuration.dataDirectory = dataDirectory
+        if let datastore {
+            configuration.datastore = try Datastore(url: datastore)
+            if dataDirectory != nil, case .sqlite = configuration.datastore {
+                throw ValidationError("give either --data-dir or --datastore sqlite://…, not both")
+            }
+        }
         configuration.listenClientURLs = split(listenClientURLs)
         configuration.advertiseClientURLs = split(advertiseClientURLs ?? listenClientURLs)
         guard maximumRequestBytes > 0 else { throw ValidationError("--max-request-bytes must be positive") }
@@ -120,7 +133,7 @@ struct EtcdCommand: AsyncParsableCommand {
         logger.info(
             "starting kelson etcd",
             metadata: [
-                "name": "\(configuration.name)", "data-dir": "\(configuration.resolvedDataDirectory)",
+                "name": "\(configuration.name)", "datastore": "\(configuration.resolvedDatastore)",
                 "revision": "\(server.store.revision)",
             ])
         try await server.run()
