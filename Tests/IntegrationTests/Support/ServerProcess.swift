@@ -371,8 +371,17 @@ final class KelsonProcess: ServerProcess {
             hint: "build it first with `swift build` (or point KELSON_BINARY at a kelson executable)")
         try Locations.requireExecutable(
             Locations.etcdctl, hint: "install it with `apt-get install -y etcd-client` (or set ETCDCTL_BINARY)")
+        // KELSON_TEST_DATASTORE=postgres runs every Kelson of the suite on its own schema of the test PostgreSQL
+        // (scripts/test runs the etcdctl side-by-side suite this way too).
+        if Locations.environment["KELSON_TEST_DATASTORE"] == "postgres"
+            && !options.extraArguments.contains("--datastore")
+        {
+            postgresDatastore = try TestPostgres.freshSchema()
+        }
         try super.init(kind: .kelson, options: options)
     }
+
+    private var postgresDatastore: String?
 
     override func commandLine() -> (executable: String, arguments: [String]) {
         var arguments = [
@@ -382,6 +391,7 @@ final class KelsonProcess: ServerProcess {
             "--advertise-client-urls", clientURL,
         ]
         if let bytes = options.maxRequestBytes { arguments += ["--max-request-bytes", String(bytes)] }
+        if let datastore = postgresDatastore { arguments += ["--datastore", datastore] }
         return (Locations.kelson, arguments + options.extraArguments)
     }
 }
