@@ -247,6 +247,13 @@ extension IntegrationTests {
                 endpoint: pair.candidate.endpoint, ["member", "add", "second", "--peer-urls", "http://127.0.0.1:2390"])
             #expect(added.exitCode != 0 && added.stderr.contains("one member per database"), "\(added)")
 
+            if Locations.environment["KELSON_TEST_DATASTORE"] == "postgres" {
+                // A PostgreSQL datastore is not a file: snapshot save says so (backups use pg_dump or kelson migrate).
+                let file = pair.candidate.workDirectory.appendingPathComponent("saved.db").path
+                let saved = try Etcdctl.run(endpoint: pair.candidate.endpoint, ["snapshot", "save", file])
+                #expect(saved.exitCode != 0 && saved.stderr.contains("kelson migrate"), "\(saved)")
+                return
+            }
             for server in [pair.reference, pair.candidate] {
                 let file = server.workDirectory.appendingPathComponent("saved.db").path
                 let saved = try Etcdctl.run(endpoint: server.endpoint, ["snapshot", "save", file])
