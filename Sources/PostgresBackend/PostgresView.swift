@@ -20,6 +20,8 @@ final class PostgresView: BackendWriter {
     private var pendingLog: [Change] = []
     private var pendingBytes = 0
     private var overlay: [[UInt8]: LiveEntry] = [:]
+    /// Head states fetched by `prefetch` (nil = known absent); the overlay takes precedence.
+    private var prefetched: [[UInt8]: KeyValue?] = [:]
     private var pendingState: (revision: Int64?, compactRevision: Int64?, compactedThrough: Int64?) = (nil, nil, nil)
     /// Buffered changes above this many bytes are sent before the next one (bounds the statement size).
     private static let flushBytes = 4 << 20
@@ -51,6 +53,7 @@ final class PostgresView: BackendWriter {
             case .put(let keyValue): return keyValue
             case .deleted: return nil
             case nil:
+                if let known = prefetched[key] { return known }
                 let rows = try connection.query(
                     "SELECT \(Self.liveColumns) FROM kv_live WHERE key = $1", [PostgresConnection.byteaParameter(key)])
                 return try rows.first.map(Self.keyValue)
@@ -157,6 +160,17 @@ final class PostgresView: BackendWriter {
 
     // MARK: Writes
 
+    func prefetch(_ keys: [[UInt8]]) throws {
+        let wanted = Set(keys).filter { overlay[$0] == nil && prefetched[$0] == nil }
+        guard wanted.count > 1 else { return }  // one key costs one round trip either way
+        for key in wanted { prefetched[key] = .some(nil) }
+        let list = wanted.map(PostgresConnection.literal).joined(separator: ",")
+        for row in try connection.execute("SELECT \(Self.liveColumns) FROM kv_live WHERE key IN (\(list))") {
+            let keyValue = try Self.keyValue(row)
+            prefetched[keyValue.key] = keyValue
+        }
+    }
+
     func append(_ change: Change) throws {
         if pendingBytes >= Self.flushBytes { try flush() }
         pendingLog.append(change)
@@ -236,6 +250,8 @@ final class PostgresView: BackendWriter {
         }
         pendingLog = []
         pendingBytes = 0
+        // What the overlay held is now in the database; prefetched states of those keys are stale.
+        for key in overlay.keys { prefetched[key] = nil }
         overlay = [:]
         pendingState = (nil, nil, nil)
         return sql

@@ -213,6 +213,7 @@ final class Committer: @unchecked Sendable {
                         (writer.revision, writer.compactRevision, max(compactedThrough, writer.compactedThrough))
                     (newRevision, newCompactRevision) = (revision, compactRevision)
                 }
+                try writer.prefetch(Self.singleKeys(of: group))
                 for write in group {
                     var revisionWriter = RevisionWriter(
                         reader: writer, writer: writer, beginRevision: newRevision,
@@ -256,6 +257,36 @@ final class Committer: @unchecked Sendable {
             acknowledgements.append((write, outcome))
         }
         publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
+    }
+
+    /// The single keys a group's writes and compares will look up (see `BackendWriter.prefetch`).
+    private static func singleKeys(of group: [PendingWrite]) -> [[UInt8]] {
+        var keys: [[UInt8]] = []
+        func add(_ range: KeyRange) { if case .single(let key) = range { keys.append(key) } }
+        func add(_ operations: [TxnOperation]) {
+            for operation in operations {
+                switch operation {
+                case .put(let request): keys.append(request.key)
+                case .delete(let request): add(request.range)
+                case .range(let request): add(request.range)
+                case .txn(let nested):
+                    nested.compares.forEach { add($0.range) }
+                    add(nested.success + nested.failure)
+                case .empty: break
+                }
+            }
+        }
+        for write in group {
+            switch write.operation {
+            case .put(let request): keys.append(request.key)
+            case .delete(let request): add(request.range)
+            case .txn(let request):
+                request.compares.forEach { add($0.range) }
+                add(request.success + request.failure)
+            default: break
+            }
+        }
+        return keys
     }
 
     /// Publishes a committed group to observers and acknowledges its writers once it is durable: at once when

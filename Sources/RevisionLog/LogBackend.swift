@@ -82,6 +82,13 @@ public protocol BackendWriter: BackendReader {
     func deleteLease(_ id: Int64) throws
     /// Stores (or, with nil, removes) a small named value outside the revision log.
     func setMetadata(_ name: String, _ value: [UInt8]?) throws
+    /// A hint before a group is applied: the group will read these keys at the head. A backend far from its
+    /// data (PostgreSQL) fetches them in one round trip instead of one each; local ones ignore it.
+    func prefetch(_ keys: [[UInt8]]) throws
+}
+
+extension BackendWriter {
+    public func prefetch(_ keys: [[UInt8]]) throws {}
 }
 
 /// Space used by a backend (see `LogBackend.storageSize`).
