@@ -39,6 +39,7 @@ public final class PostgresBackend: SharedLogBackend {
     }
     private let maintenance = Mutex(MaintenanceState())
     private let leaseClock: Mutex<(any LeaseClock)?> = Mutex(nil)
+    private let syncConnection = Mutex<PostgresConnection?>(nil)
 
     public init(configuration: PostgresConfiguration) throws {
         self.configuration = configuration
@@ -62,8 +63,11 @@ public final class PostgresBackend: SharedLogBackend {
 
     public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
         try withWriter { connection in
-            // The row lock serializes writers of every process until COMMIT (see PostgresSchema).
-            let state = try connection.execute("BEGIN; \(PostgresView.stateQuery) FOR UPDATE")
+            // The row lock serializes writers of every process until COMMIT (see PostgresSchema). The commit does
+            // not wait for the WAL flush, so the lock is held only while the transaction runs; `sync()` then makes
+            // every such commit durable, and flushes of several processes overlap (PostgreSQL's group commit).
+            let state = try connection.execute(
+                "BEGIN; SET LOCAL synchronous_commit = off; \(PostgresView.stateQuery) FOR UPDATE")
             do {
                 let view = try PostgresView(
                     connection: connection, state: state.first ?? [], leaseNow: try now(connection))
@@ -76,6 +80,22 @@ public final class PostgresBackend: SharedLogBackend {
                 _ = try? connection.execute("ROLLBACK")
                 throw error
             }
+        }
+    }
+
+    /// Commits return before their WAL is flushed (see `write`).
+    public var defersDurability: Bool { true }
+
+    /// Flushes the WAL through every commit made so far: a transaction that writes a WAL record and commits with
+    /// `synchronous_commit = on` waits until the WAL is flushed up to its commit record, which lies after every
+    /// commit already returned. `pg_logical_emit_message` writes such a record without touching any table.
+    public func sync() throws {
+        try syncConnection.withLock { connection in
+            if connection == nil || !connection!.isHealthy {
+                connection?.close()
+                connection = try connector.connect()
+            }
+            try connection!.execute("SELECT pg_logical_emit_message(true, 'kelson', '')")
         }
     }
 
@@ -137,6 +157,10 @@ public final class PostgresBackend: SharedLogBackend {
         maintenance.withLock { state in
             state.connection?.close()
             state = MaintenanceState()
+        }
+        syncConnection.withLock { connection in
+            connection?.close()
+            connection = nil
         }
     }
 

@@ -76,15 +76,18 @@ final class Committer: @unchecked Sendable {
         // Only backends that defer durability get a syncer; otherwise the committer publishes and acknowledges
         // itself: a second thread saves it work under load but costs every write a thread hand-off, which
         // measured worse for one client and for watch latency than it gained at 16 and 64 (docs/benchmarks.md).
-        syncer =
-            backend.defersDurability
-            ? Syncer(backend: backend, logger: logger, onDurable: onCommit) : nil
         (revision, compactRevision, compactedThrough) = try backend.read { reader in
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
         shared = backend is any SharedLogBackend
-        follower =
+        let follower =
             shared ? LogFollower(backend: backend, published: revision, logger: logger, onPublish: onCommit) : nil
+        self.follower = follower
+        var forward: (@Sendable (SyncBatch) -> Void)?
+        if let follower { forward = { batch in follower.enqueue(batch) } }
+        syncer =
+            backend.defersDurability
+            ? Syncer(backend: backend, logger: logger, onDurable: onCommit, forward: forward) : nil
     }
 
     /// Shared backends: asks the backend whether this process holds the maintenance role (lease expiry and

@@ -131,6 +131,18 @@ final class LogFollower: @unchecked Sendable {
                     metadata: ["error": "\(error)"])
                 return false
             }
+            // Another process's commit may be visible before it is durable (its commit does not wait for the
+            // flush): make it durable before any watcher sees it.
+            if backend.defersDurability {
+                do {
+                    try backend.sync()
+                } catch {
+                    logger.warning(
+                        "cannot sync before publishing other processes' writes; retrying",
+                        metadata: ["error": "\(error)"])
+                    return false
+                }
+            }
             guard let firstRevision = changes.first?.revision, firstRevision == published + 1 else {
                 // Compacted away (or never written): nothing to deliver below the next revision that exists.
                 let next = changes.first?.revision ?? through + 1

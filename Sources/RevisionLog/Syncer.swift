@@ -22,6 +22,11 @@ final class Syncer: @unchecked Sendable {
     private let backend: any LogBackend
     private let logger: Logger
     private let onDurable: @Sendable ([CommittedRevision], Int64) -> Void
+    /// Set on a shared backend: durable groups go on to the log follower, which publishes and acknowledges them.
+    private let forward: (@Sendable (SyncBatch) -> Void)?
+    /// A shared backend's failed sync is a lost connection, not a lost fsync (PostgreSQL stops itself on those):
+    /// the groups it covered fail with its error, and the next sync is tried again.
+    private let failuresAreFinal: Bool
 
     // `queue` and `failure` are guarded by `worker.condition`.
     private let worker = WorkerThread()
@@ -29,10 +34,15 @@ final class Syncer: @unchecked Sendable {
     private var queue: [SyncBatch] = []
     private var failure: StoreError?
 
-    init(backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void) {
+    init(
+        backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
+        forward: (@Sendable (SyncBatch) -> Void)? = nil
+    ) {
         self.backend = backend
         self.logger = logger
         self.onDurable = onDurable
+        self.forward = forward
+        failuresAreFinal = !(backend is any SharedLogBackend)
     }
 
     func start() { worker.start(name: "kelson-syncer") { [self] in run() } }
@@ -68,6 +78,10 @@ final class Syncer: @unchecked Sendable {
             if failure == nil {
                 do {
                     try backend.sync()
+                } catch  where !failuresAreFinal {
+                    let error = (error as? StoreError) ?? StoreError(.unavailable, "\(error)")
+                    logger.warning("sync failed; its writes fail", metadata: ["error": "\(error)"])
+                    failure = StoreError(error.code, "the outcome of this write is unknown: \(error.detail)")
                 } catch {
                     let error = StoreError(.backendFailure, "fsync failed; writes are refused from now on: \(error)")
                     logger.critical("sync failed", metadata: ["error": "\(error)"])
@@ -82,6 +96,10 @@ final class Syncer: @unchecked Sendable {
                     for acknowledgement in batch.acknowledgements {
                         acknowledgement.write.completion(.failure(failure))
                     }
+                    continue
+                }
+                if let forward {
+                    forward(batch)
                     continue
                 }
                 if !batch.committed.isEmpty { onDurable(batch.committed, batch.head) }
