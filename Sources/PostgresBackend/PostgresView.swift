@@ -112,21 +112,45 @@ final class PostgresView: BackendWriter {
     }
 
     func changes(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        try changes(from: from, through: through, limit: limit, previous: false)
+    }
+
+    func changesWithPrevious(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        try changes(from: from, through: through, limit: limit, previous: true)
+    }
+
+    /// With `previous`, each row is joined to its key's row just before it (one query instead of one per change).
+    private func changes(from: Int64, through: Int64, limit: Int, previous: Bool) throws -> [Change] {
         try flush()
+        let columns = Self.changeColumns.split(separator: ", ").map { "c.\($0)" }.joined(separator: ", ")
+        let select =
+            previous
+            ? """
+            SELECT \(columns), p.key, p.create_revision, p.revision, p.version, p.lease, p.value, p.deleted
+            FROM kv_log c LEFT JOIN LATERAL (
+              SELECT key, create_revision, revision, version, lease, value, deleted FROM kv_log
+              WHERE key = c.key AND revision < c.revision ORDER BY revision DESC, sub_revision DESC LIMIT 1
+            ) p ON true
+            """ : "SELECT \(columns) FROM kv_log c"
+        func decode(_ row: [String?]) throws -> Change {
+            var change = try Self.change(row)
+            if previous, !change.isCreate, row.count > 14, row[8] != nil, row[14] == "f" {
+                change.previous = try Self.keyValue(Array(row[8...13]))
+            }
+            return change
+        }
         var result = try connection.query(
             """
-            SELECT \(Self.changeColumns) FROM kv_log WHERE revision >= $1 AND revision <= $2
-            ORDER BY revision, sub_revision LIMIT $3
+            \(select) WHERE c.revision >= $1 AND c.revision <= $2 ORDER BY c.revision, c.sub_revision LIMIT $3
             """, [String(from), String(through), String(max(limit, 1))]
-        ).map(Self.change)
+        ).map(decode)
         // Never split a revision: finish the last one even past the limit.
         if result.count >= limit, let last = result.last {
             result += try connection.query(
                 """
-                SELECT \(Self.changeColumns) FROM kv_log WHERE revision = $1 AND sub_revision > $2
-                ORDER BY sub_revision
+                \(select) WHERE c.revision = $1 AND c.sub_revision > $2 ORDER BY c.sub_revision
                 """, [String(last.revision), String(last.subRevision)]
-            ).map(Self.change)
+            ).map(decode)
         }
         return result
     }

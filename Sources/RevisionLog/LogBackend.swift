@@ -59,6 +59,9 @@ public protocol BackendReader {
     /// Committed changes with `from <= revision <= through`, in log order, at most `limit` changes
     /// but never splitting a revision (watch replay reads this).
     func changes(from: Int64, through: Int64, limit: Int) throws -> [Change]
+    /// `changes`, with `previous` set on every change that is not a create: the key's state one revision
+    /// earlier (nil when it did not exist then). A remote backend answers in one query.
+    func changesWithPrevious(from: Int64, through: Int64, limit: Int) throws -> [Change]
     /// Every lease, in ID order.
     func leases() throws -> [LeaseRecord]
     func lease(_ id: Int64) throws -> LeaseRecord?
@@ -67,6 +70,16 @@ public protocol BackendReader {
     func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]]
     /// A value stored under `name` with `setMetadata` (member identity, auth state), or nil.
     func metadata(_ name: String) throws -> [UInt8]?
+}
+
+extension BackendReader {
+    public func changesWithPrevious(from: Int64, through: Int64, limit: Int) throws -> [Change] {
+        var changes = try changes(from: from, through: through, limit: limit)
+        for index in changes.indices where !changes[index].isCreate {
+            changes[index].previous = try get(changes[index].keyValue.key, at: changes[index].revision - 1)
+        }
+        return changes
+    }
 }
 
 /// The view inside a write transaction: reads see the transaction's own earlier writes.

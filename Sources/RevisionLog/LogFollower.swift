@@ -116,14 +116,9 @@ final class LogFollower: @unchecked Sendable {
             let through = min(target, (held.first?.revision ?? target + 1) - 1)
             let changes: [Change]
             do {
+                // Watchers asking for prev_kv need the state one revision earlier.
                 changes = try backend.read { reader in
-                    var changes = try reader.changes(from: published + 1, through: through, limit: readLimit)
-                    // Watchers asking for prev_kv need the state one revision earlier.
-                    for index in changes.indices where !changes[index].isCreate {
-                        changes[index].previous = try reader.get(
-                            changes[index].keyValue.key, at: changes[index].revision - 1)
-                    }
-                    return changes
+                    try reader.changesWithPrevious(from: published + 1, through: through, limit: readLimit)
                 }
             } catch {
                 logger.warning(

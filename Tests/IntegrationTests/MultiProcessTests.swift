@@ -29,23 +29,25 @@ struct MultiProcessTests {
         let stop = Atomic<Bool>(false)
     }
 
-    /// `etcdctl watch` events as (revision, key, value, version), in arrival order.
-    private func events(_ output: String) -> [(revision: Int64, key: String, value: String, version: Int64)] {
-        var result: [(Int64, String, String, Int64)] = []
+    /// `etcdctl watch` events as (revision, key, value, version, previous value), in arrival order.
+    private func events(
+        _ output: String
+    ) -> [(revision: Int64, key: String, value: String, version: Int64, previous: String?)] {
+        var result: [(Int64, String, String, Int64, String?)] = []
         for line in output.split(separator: "\n") {
             guard let object = JSONNormalizer.object(String(line)), let events = object["Events"] as? [[String: Any]]
             else { continue }
             for event in events {
                 guard let kv = event["kv"] as? [String: Any] else { continue }
-                func decode(_ name: String) -> String {
-                    (kv[name] as? String).flatMap { Data(base64Encoded: $0) }.map {
+                func decode(_ name: String, in object: [String: Any]) -> String {
+                    (object[name] as? String).flatMap { Data(base64Encoded: $0) }.map {
                         String(decoding: $0, as: UTF8.self)
-                    }
-                        ?? ""
+                    } ?? ""
                 }
                 let revision = (kv["mod_revision"] as? NSNumber)?.int64Value ?? -1
                 let version = (kv["version"] as? NSNumber)?.int64Value ?? -1
-                result.append((revision, decode("key"), decode("value"), version))
+                let previous = (event["prev_kv"] as? [String: Any]).map { decode("value", in: $0) }
+                result.append((revision, decode("key", in: kv), decode("value", in: kv), version, previous))
             }
         }
         return result
@@ -64,7 +66,7 @@ struct MultiProcessTests {
         let watchers = [first, second].map { server in
             try? Etcdctl.start(
                 endpoint: server.etcdctlEndpoint,
-                ["watch", "mp/k", "--prefix", "--rev", String(start + 1), "-w", "json"],
+                ["watch", "mp/k", "--prefix", "--rev", String(start + 1), "--prev-kv", "-w", "json"],
                 commandTimeout: "120s")
         }
         try await Task.sleep(for: .milliseconds(500))
@@ -117,9 +119,13 @@ struct MultiProcessTests {
             #expect(seen.map(\.revision) == history.map(\.revision), "watcher on process \(index + 1)")
             #expect(seen.map(\.value) == history.map(\.value), "watcher on process \(index + 1)")
             var versions: [String: Int64] = [:]
+            var values: [String: String] = [:]
             for event in seen {
                 versions[event.key, default: 0] += 1
                 #expect(event.version == versions[event.key], "version of \(event.key) at \(event.revision)")
+                // prev_kv: what the key held before, whichever process wrote it.
+                #expect(event.previous == values[event.key], "prev_kv of \(event.key) at \(event.revision)")
+                values[event.key] = event.value
             }
         }
     }
