@@ -68,6 +68,8 @@ let package = Package(
             name: "Kelson",
             dependencies: [
                 "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
+                // `kelson migrate --from etcd://` reads a live etcd through its API.
+                "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

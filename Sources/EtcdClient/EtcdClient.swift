@@ -45,6 +45,18 @@ public final class EtcdClient: Sendable {
         try await call("/etcdserverpb.KV/Compact", request, timeout: timeout)
     }
 
+    /// Every lease's ID (etcd 3.3 and later).
+    public func leaseLeases(timeout: Duration? = nil) async throws -> Etcdserverpb_LeaseLeasesResponse {
+        try await call("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest(), timeout: timeout)
+    }
+
+    /// A lease's granted and remaining TTL (`ttl` is -1 when the lease does not exist).
+    public func leaseTimeToLive(
+        _ request: Etcdserverpb_LeaseTimeToLiveRequest, timeout: Duration? = nil
+    ) async throws -> Etcdserverpb_LeaseTimeToLiveResponse {
+        try await call("/etcdserverpb.Lease/LeaseTimeToLive", request, timeout: timeout)
+    }
+
     /// Convenience: put `value` at `key`.
     @discardableResult
     public func put(_ key: String, _ value: String) async throws -> Etcdserverpb_PutResponse {

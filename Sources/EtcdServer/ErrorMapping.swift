@@ -23,6 +23,8 @@ extension StoreError {
         case .tooManyRequests: return .tooManyRequests
         case .stopped: return .stopped
         case .corrupt: return .corrupt
+        // Only `kelson migrate` raises it; no etcd RPC can.
+        case .notEmpty: return EtcdWireError(grpcCode: 9, message: "kelson: \(detail)")
         // etcd has no storage-failure error (it panics); Unavailable tells clients to retry elsewhere.
         case .backendFailure: return EtcdWireError(grpcCode: 14, message: "kelson: storage failure: \(detail)")
         case .unavailable: return EtcdWireError(grpcCode: 14, message: "kelson: database unavailable: \(detail)")

@@ -45,19 +45,26 @@ public enum Datastore: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Opens (creating when new) the backend of a `sqlite://` or `postgres://` datastore.
-    public func openBackend() throws -> any LogBackend {
+    /// Opens (creating when new) the backend of a `sqlite://` or `postgres://` datastore. With `creating`
+    /// false, a datastore that holds no Kelson store is an error instead (a migration source).
+    public func openBackend(creating: Bool = true) throws -> any LogBackend {
         switch self {
         case .sqlite(let directory):
+            let path = directory + "/kelson.db"
+            if !creating && !FileManager.default.fileExists(atPath: path) {
+                throw KelsonError("\(self): no Kelson store here (\(path) does not exist)")
+            }
             do {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw KelsonError("cannot create data directory \(directory): \(error.localizedDescription)")
             }
-            return try SQLiteBackend(configuration: SQLiteConfiguration(path: directory + "/kelson.db"))
+            return try SQLiteBackend(configuration: SQLiteConfiguration(path: path))
         case .postgres(let url):
-            return try PostgresBackend(configuration: PostgresConfiguration(url: url))
+            var configuration = PostgresConfiguration(url: url)
+            configuration.createsTables = creating
+            return try PostgresBackend(configuration: configuration)
         case .etcd:
             throw KelsonError("\(self) is a live etcd: it can only be read through its API (kelson migrate --from)")
         }

@@ -12,6 +12,9 @@ public struct PostgresConfiguration: Sendable {
     public var connectTimeoutSeconds = 5
     /// Slow safety-net poll for other processes' commits, in case a notification is lost.
     public var fallbackPollInterval: Duration = .seconds(1)
+    /// Create Kelson's tables when the database (schema) has none; when false, that is an error (a migration
+    /// source must already hold a store, and a typo must not create an empty one).
+    public var createsTables = true
 
     public init(url: String) { self.url = url }
 }
@@ -45,7 +48,7 @@ public final class PostgresBackend: SharedLogBackend {
         self.configuration = configuration
         connector = Connector(url: configuration.url, timeoutSeconds: configuration.connectTimeoutSeconds)
         let connection = try connector.connect()
-        try PostgresSchema.migrate(connection)
+        try PostgresSchema.migrate(connection, createTables: configuration.createsTables)
         writer = Mutex(connection)
         readers = PostgresReaderPool(connector: connector, maximum: configuration.maximumReaders)
         listener = CommitListener(

@@ -64,8 +64,8 @@ enum PostgresSchema {
         );
         """
 
-    /// Creates the tables in an empty database, or checks the version of existing ones.
-    static func migrate(_ connection: PostgresConnection) throws(StoreError) {
+    /// Creates the tables in an empty database (unless `createTables` is false), or checks the version of existing ones.
+    static func migrate(_ connection: PostgresConnection, createTables: Bool = true) throws(StoreError) {
         try connection.execute("SELECT pg_advisory_lock(\(migrationLock))")
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(migrationLock))") }
         let exists = try connection.execute("SELECT to_regclass('kelson_state') IS NOT NULL")
@@ -81,6 +81,12 @@ enum PostgresSchema {
                 )
             }
             return
+        }
+        guard createTables else {
+            let schema = try connection.execute("SELECT current_schema()").first?.first ?? nil
+            throw StoreError(
+                .notSupported,
+                "the database holds no Kelson store (no kelson_state table in schema \(schema ?? "(none)"))")
         }
         do {
             try connection.execute("BEGIN; \(create); COMMIT")

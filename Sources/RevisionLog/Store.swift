@@ -44,6 +44,7 @@ public final class Store: Sendable {
     public init(backend: any LogBackend, configuration: StoreConfiguration = StoreConfiguration(), logger: Logger)
         throws
     {
+        try StoreImport.refuseUnfinished(backend)
         self.backend = backend
         self.configuration = configuration
         let owner = WeakStore()

@@ -28,6 +28,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case notSupported
         /// Stored data is not what Kelson wrote (bad schema version, impossible row).
         case corrupt
+        /// An import (`kelson migrate`) found data in the store it was to fill.
+        case notEmpty
     }
 
     public let code: Code

@@ -10,7 +10,7 @@ struct KelsonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
-        subcommands: [EtcdCommand.self, SnapshotCommand.self, BenchCommand.self])
+        subcommands: [EtcdCommand.self, SnapshotCommand.self, MigrateCommand.self, BenchCommand.self])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
     static func main() async {
