@@ -122,6 +122,9 @@ public struct StoreImport {
                 }
                 try writer.setMetadata(Self.unfinishedMarker, nil)
             }
+            // A backend that defers durability (PostgreSQL) has committed but maybe not flushed: make it durable
+            // before the import reports success.
+            if backend.defersDurability { try backend.sync() }
         }
         finished = true
     }
