@@ -61,7 +61,10 @@ extension Store {
     public var leaseIDs: [Int64] {
         get throws(StoreError) {
             guard let sharedBackend else { return lessor.ids }
-            return try backendCall { _ in try sharedBackend.leaseIDs() }
+            // A lease whose expiry revoke is still on its way to this process's watchers is listed until that
+            // revoke is answered, so a caller that sees it gone also sees the revoke's revision.
+            let stored = try backendCall { _ in try sharedBackend.leaseIDs() }
+            return Set(stored).union(revoking.withLock { $0 }).sorted()
         }
     }
 
