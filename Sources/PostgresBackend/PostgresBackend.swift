@@ -34,7 +34,7 @@ public final class PostgresBackend: SharedLogBackend {
     let token = UUID().uuidString
     private let connector: Connector
     private let writer: Mutex<PostgresConnection?>
-    private let readers: PostgresReaderPool
+    private let readers: ConnectionPool<PostgresConnection>
     private let listener: CommitListener
     private struct MaintenanceState {
         var connection: PostgresConnection?
@@ -50,7 +50,10 @@ public final class PostgresBackend: SharedLogBackend {
         let connection = try connector.connect()
         try PostgresSchema.migrate(connection, createTables: configuration.createsTables)
         writer = Mutex(connection)
-        readers = PostgresReaderPool(connector: connector, maximum: configuration.maximumReaders)
+        let connector = connector
+        readers = ConnectionPool(
+            maximum: configuration.maximumReaders, open: { () throws(StoreError) in try connector.connect() },
+            isUsable: { $0.isHealthy }, close: { $0.close() })
         listener = CommitListener(
             connector: connector, token: token, fallbackPoll: configuration.fallbackPollInterval)
     }
@@ -127,13 +130,13 @@ public final class PostgresBackend: SharedLogBackend {
     /// Kelson's tables with their indexes and TOAST data. PostgreSQL reuses dead space itself, so all of it
     /// counts as in use.
     public func storageSize() throws -> StorageSize {
-        let connection = try readers.take()
-        defer { readers.give(back: connection) }
-        let rows = try connection.query(
-            """
-            SELECT coalesce(sum(pg_total_relation_size(c)), 0) FROM unnest(
-              ARRAY['kelson_state', 'kv_log', 'kv_live', 'kelson_lease', 'kelson_metadata']::regclass[]) c
-            """)
+        let rows = try withReader { connection in
+            try connection.query(
+                """
+                SELECT coalesce(sum(pg_total_relation_size(c)), 0) FROM unnest(
+                  ARRAY['kelson_state', 'kv_log', 'kv_live', 'kelson_lease', 'kelson_metadata']::regclass[]) c
+                """)
+        }
         let total = try PostgresView.int64(rows.first?.first ?? nil)
         return StorageSize(totalBytes: total, inUseBytes: total)
     }
@@ -297,9 +300,7 @@ public final class PostgresBackend: SharedLogBackend {
     private let leaseAnchor = Mutex<LeaseAnchor?>(nil)
 
     private func withReader<Result>(_ body: (PostgresConnection) throws -> Result) throws -> Result {
-        let connection = try readers.take()
-        defer { readers.give(back: connection) }
-        return try body(connection)
+        try readers.with(body)
     }
 }
 
@@ -337,77 +338,5 @@ final class Connector: Sendable {
             }
             throw error
         }
-    }
-}
-
-/// A bounded pool of reader connections, opened on demand; a lost connection is dropped, not reused.
-final class PostgresReaderPool: Sendable {
-    private struct State {
-        var idle: [PostgresConnection] = []
-        var open = 0
-        var closed = false
-    }
-    private let connector: Connector
-    private let maximum: Int
-    private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
-
-    init(connector: Connector, maximum: Int) {
-        self.connector = connector
-        self.maximum = maximum
-    }
-
-    func take() throws(StoreError) -> PostgresConnection {
-        while true {
-            enum Next { case use(PostgresConnection), open, wait, closed }
-            let next: Next = state.withLock { state in
-                if state.closed { return .closed }
-                if let connection = state.idle.popLast() { return .use(connection) }
-                if state.open < maximum {
-                    state.open += 1
-                    return .open
-                }
-                return .wait
-            }
-            switch next {
-            case .use(let connection):
-                if connection.isHealthy { return connection }
-                connection.close()
-                state.withLock { $0.open -= 1 }
-            case .closed: throw StoreError.stopped
-            case .wait: available.wait()
-            case .open:
-                do {
-                    return try connector.connect()
-                } catch {
-                    state.withLock { $0.open -= 1 }
-                    available.signal()
-                    throw error
-                }
-            }
-        }
-    }
-
-    func give(back connection: PostgresConnection) {
-        let keep = state.withLock { state -> Bool in
-            if state.closed || !connection.isHealthy {
-                state.open -= 1
-                return false
-            }
-            state.idle.append(connection)
-            return true
-        }
-        if !keep { connection.close() }
-        available.signal()
-    }
-
-    func close() {
-        let idle = state.withLock { state -> [PostgresConnection] in
-            state.closed = true
-            defer { state.idle = [] }
-            return state.idle
-        }
-        idle.forEach { $0.close() }
-        for _ in 0..<maximum { available.signal() }
     }
 }

@@ -26,7 +26,7 @@ public struct SQLiteConfiguration: Sendable {
 public final class SQLiteBackend: LogBackend {
     public let configuration: SQLiteConfiguration
     private let writer: Mutex<SQLiteConnection?>
-    private let readers: ReaderPool
+    private let readers: ConnectionPool<SQLiteConnection>
     /// The WAL file, opened on the first sync (it exists once the first transaction committed).
     private let walFile = Mutex<Int32>(-1)
     private let checkpointer: Checkpointer
@@ -47,7 +47,12 @@ public final class SQLiteBackend: LogBackend {
         checkpointer.register(on: connection)
         checkpointer.start()
         writer = Mutex(connection)
-        readers = ReaderPool(path: configuration.path, maximum: configuration.maximumReaders)
+        let path = configuration.path
+        readers = ConnectionPool(
+            maximum: configuration.maximumReaders,
+            open: { () throws(StoreError) in
+                try SQLiteConnection(path: path, readOnly: true)
+            }, close: { $0.close() })
     }
 
     private static func journalMode(_ connection: SQLiteConnection) throws(StoreError) -> String {
@@ -182,69 +187,5 @@ public final class SQLiteBackend: LogBackend {
             if descriptor >= 0 { Glibc.close(descriptor) }
             descriptor = -1
         }
-    }
-}
-
-/// A bounded pool of read-only connections, opened on demand.
-final class ReaderPool: Sendable {
-    private struct State {
-        var idle: [SQLiteConnection] = []
-        var open = 0
-        var closed = false
-    }
-    private let path: String
-    private let maximum: Int
-    private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
-
-    init(path: String, maximum: Int) {
-        self.path = path
-        self.maximum = maximum
-    }
-
-    func take() throws(StoreError) -> SQLiteConnection {
-        while true {
-            enum Next { case use(SQLiteConnection), open, wait, closed }
-            let next: Next = state.withLock { state in
-                if state.closed { return .closed }
-                if let connection = state.idle.popLast() { return .use(connection) }
-                if state.open < maximum {
-                    state.open += 1
-                    return .open
-                }
-                return .wait
-            }
-            switch next {
-            case .use(let connection): return connection
-            case .closed: throw StoreError.stopped
-            case .wait: available.wait()
-            case .open:
-                do {
-                    return try SQLiteConnection(path: path, readOnly: true)
-                } catch {
-                    state.withLock { $0.open -= 1 }
-                    throw error
-                }
-            }
-        }
-    }
-
-    func give(back connection: SQLiteConnection) {
-        let keep = state.withLock { state -> Bool in
-            if state.closed { return false }
-            state.idle.append(connection)
-            return true
-        }
-        if keep { available.signal() } else { connection.close() }
-    }
-
-    func close() {
-        let idle = state.withLock { state -> [SQLiteConnection] in
-            state.closed = true
-            defer { state.idle = [] }
-            return state.idle
-        }
-        idle.forEach { $0.close() }
-        for _ in 0..<maximum { available.signal() }
     }
 }

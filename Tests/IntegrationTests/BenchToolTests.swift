@@ -20,27 +20,8 @@ extension IntegrationTests {
         }
 
         static func bench(_ arguments: [String], endpoint: String, json: Bool = true) throws -> BenchRun {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Locations.kelson)
-            process.arguments = ["bench"] + arguments + ["--endpoints", endpoint] + (json ? ["--json"] : [])
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "kelson-bench-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: scratch) }
-            let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let timer = DispatchWorkItem { _ = sendSignal(process.processIdentifier, SIGKILL) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
-            process.waitUntilExit()
-            timer.cancel()
-            return BenchRun(
-                exitCode: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                stderr: try String(contentsOf: err, encoding: .utf8))
+            let run = try KelsonRun.run(["bench"] + arguments + ["--endpoints", endpoint] + (json ? ["--json"] : []))
+            return BenchRun(exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr)
         }
 
         /// Runs `arguments` and checks the report: `requests` completed, nothing failed, `operations` reported.

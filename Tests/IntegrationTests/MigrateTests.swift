@@ -166,28 +166,8 @@ extension IntegrationTests {
         }
 
         private func migrate(_ arguments: [String]) throws -> MigrateRun {
-            try Locations.requireExecutable(Locations.kelson, hint: "build it with `swift build`")
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "kelson-migrate-it-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: scratch) }
-            let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Locations.kelson)
-            process.arguments = ["migrate"] + arguments
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let timer = DispatchWorkItem { _ = sendSignal(process.processIdentifier, SIGKILL) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: timer)
-            process.waitUntilExit()
-            timer.cancel()
-            return MigrateRun(
-                exitCode: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                stderr: try String(contentsOf: err, encoding: .utf8))
+            let run = try KelsonRun.run(["migrate"] + arguments)
+            return MigrateRun(exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr)
         }
     }
 }
