@@ -68,19 +68,40 @@ public final class PostgresBackend: SharedLogBackend {
     }
 
     public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        try write(prefetching: [], body)
+    }
+
+    /// Two round trips: one opens the transaction, locks the state row and fetches the keys the group will read;
+    /// one sends the group's rows (as arrays, see `PostgresView.Statements`), the notification and the commit.
+    public func write<Result>(prefetching keys: [[UInt8]], _ body: (any BackendWriter) throws -> Result) throws
+        -> Result
+    {
         try withWriter { connection in
             // The row lock serializes writers of every process until COMMIT (see PostgresSchema). The commit does
             // not wait for the WAL flush, so the lock is held only while the transaction runs; `sync()` then makes
             // every such commit durable, and flushes of several processes overlap (PostgreSQL's group commit).
-            let state = try connection.execute(
-                "BEGIN; SET LOCAL synchronous_commit = off; \(PostgresView.stateQuery) FOR UPDATE")
+            let wanted = Array(Set(keys))
+            var opening: [PostgresConnection.Step] = [
+                (PostgresView.Statements.begin, []), (PostgresView.Statements.asyncCommit, []),
+                (PostgresView.Statements.lockState, []),
+            ]
+            if !wanted.isEmpty { opening.append(PostgresView.prefetchStep(wanted)) }
             do {
-                let view = try PostgresView(
-                    connection: connection, state: state.first ?? [], leaseNow: try now(connection))
+                let leaseNow = try now(connection)
+                let opened = try connection.pipeline(opening)
+                guard let state = opened[2].first, state.count == 3 else {
+                    throw StoreError(.corrupt, "kelson_state has no row")
+                }
+                let view = PostgresView(
+                    connection: connection, revision: try PostgresBinary.integer(state[0]),
+                    compactRevision: try PostgresBinary.integer(state[1]),
+                    compactedThrough: try PostgresBinary.integer(state[2]), leaseNow: leaseNow)
+                if !wanted.isEmpty { try view.remember(prefetched: wanted, rows: opened[3]) }
                 let result = try body(view)
-                let pending = view.takePendingSQL()
-                let notify = pending.isEmpty ? "" : "NOTIFY \(PostgresSchema.channel), '\(token)';"
-                try connection.execute(pending + notify + "COMMIT")
+                var closing = view.takePendingSteps()
+                if !closing.isEmpty { closing.append((PostgresView.Statements.notify, [PostgresBinary.text(token)])) }
+                closing.append((PostgresView.Statements.commit, []))
+                try connection.pipeline(closing)
                 return result
             } catch {
                 _ = try? connection.execute("ROLLBACK")
@@ -143,7 +164,7 @@ public final class PostgresBackend: SharedLogBackend {
 
     /// `VACUUM` of the log and live tables: dead rows left by compaction become reusable space.
     public func defragment() throws {
-        try withWriter { connection in try connection.execute("VACUUM kv_log, kv_live, kelson_lease") }
+        _ = try withWriter { connection in try connection.execute("VACUUM kv_log, kv_live, kelson_lease") }
     }
 
     public func snapshot(to path: String) throws {

@@ -10,6 +10,8 @@ import RevisionLog
 /// Text format throughout: parameters are sent as text (bytes as `bytea` hex), results read as text.
 final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     private(set) var handle: OpaquePointer?
+    /// Names of the `PostgresStatement`s prepared on this connection (see `pipeline`).
+    var prepared: Set<String> = []
 
     /// Connects to `url` (`postgres://user:pass@host:port/db?sslmode=...`). libpq's `connect_timeout`
     /// bounds the attempt (default 5 s here), so an unreachable server fails instead of waiting forever.
@@ -60,7 +62,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     var isHealthy: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
     /// Runs one or more `;`-separated statements without parameters (the simple query protocol, one round
-    /// trip) and returns the rows of the last one. Values must be inlined as literals (`literal(_:)`).
+    /// trip) and returns the rows of the last one. Takes no parameters: use it for fixed SQL.
     @discardableResult
     func execute(_ sql: String) throws(StoreError) -> [[String?]] {
         guard let handle else { throw StoreError.stopped }
@@ -89,18 +91,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
 
     private func rows(_ result: OpaquePointer?, sql: String) throws(StoreError) -> [[String?]] {
         let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let message =
-                result.map { String(cString: PQresultErrorMessage($0)) }
-                ?? handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
-            let state = result.flatMap { PQresultErrorField($0, 67 /* PG_DIAG_SQLSTATE */) }.map { String(cString: $0) }
-            // Class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot connect now), or a socket
-            // that is gone: the server is away, not the statement wrong.
-            let lost = !isHealthy || state?.hasPrefix("08") == true || state?.hasPrefix("57P") == true
-            throw StoreError(
-                lost ? .unavailable : .backendFailure,
-                "PostgreSQL: \(message.trimmingTrailingNewlines) (in: \(sql.prefix(80)))")
-        }
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw error(result, sql: sql) }
         var rows: [[String?]] = []
         for row in 0..<PQntuples(result) {
             rows.append(
@@ -111,9 +102,19 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
         return rows
     }
 
-    /// `bytes` as an inline `bytea` literal (`'\\x…'::bytea`; standard_conforming_strings, on since 9.1, keeps the
-    /// backslash literal).
-    static func literal(_ bytes: [UInt8]) -> String { "'" + byteaParameter(bytes) + "'::bytea" }
+    /// The error a failed result reports: `.unavailable` when the server is away, else `.backendFailure`.
+    func error(_ result: OpaquePointer?, sql: String) -> StoreError {
+        let message =
+            result.map { String(cString: PQresultErrorMessage($0)) }
+            ?? handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
+        let state = result.flatMap { PQresultErrorField($0, 67 /* PG_DIAG_SQLSTATE */) }.map { String(cString: $0) }
+        // Class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot connect now), or a socket
+        // that is gone: the server is away, not the statement wrong.
+        let lost = !isHealthy || state?.hasPrefix("08") == true || state?.hasPrefix("57P") == true
+        return StoreError(
+            lost ? .unavailable : .backendFailure,
+            "PostgreSQL: \(message.trimmingTrailingNewlines) (in: \(sql.prefix(80)))")
+    }
 
     /// `bytes` as a `bytea` text parameter (hex format).
     static func byteaParameter(_ bytes: [UInt8]) -> String {
@@ -154,7 +155,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
 }
 
 extension String {
-    fileprivate var trimmingTrailingNewlines: String {
+    var trimmingTrailingNewlines: String {
         var text = self
         while text.last == "\n" { text.removeLast() }
         return text

@@ -26,18 +26,28 @@ final class PostgresView: BackendWriter {
     /// Buffered changes above this many bytes are sent before the next one (bounds the statement size).
     private static let flushBytes = 4 << 20
 
-    /// `state` is the `kelson_state` row read at the start of the transaction.
+    /// `revision`, `compactRevision`, `compactedThrough`: the `kelson_state` row read at the start of the transaction.
     /// `leaseNow`: SQL for the lease clock's "now" (see `PostgresBackend.now`).
-    init(connection: PostgresConnection, state: [String?], leaseNow: String = "clock_timestamp()") throws(StoreError) {
+    init(
+        connection: PostgresConnection, revision: Int64, compactRevision: Int64, compactedThrough: Int64,
+        leaseNow: String = "clock_timestamp()"
+    ) {
         self.connection = connection
         self.leaseNow = leaseNow
+        self.revision = revision
+        self.compactRevision = compactRevision
+        self.compactedThrough = compactedThrough
+    }
+
+    /// A view of the `kelson_state` row `state` (`stateQuery`'s columns as text).
+    convenience init(connection: PostgresConnection, state: [String?]) throws(StoreError) {
         guard state.count >= 3, let revision = state[0].flatMap({ Int64($0) }),
             let compactRevision = state[1].flatMap({ Int64($0) }),
             let compactedThrough = state[2].flatMap({ Int64($0) })
         else { throw StoreError(.corrupt, "kelson_state has no row") }
-        self.revision = revision
-        self.compactRevision = compactRevision
-        self.compactedThrough = compactedThrough
+        self.init(
+            connection: connection, revision: revision, compactRevision: compactRevision,
+            compactedThrough: compactedThrough)
     }
 
     static let stateQuery = "SELECT revision, compact_revision, compacted_through FROM kelson_state WHERE id = 1"
@@ -185,12 +195,22 @@ final class PostgresView: BackendWriter {
     // MARK: Writes
 
     func prefetch(_ keys: [[UInt8]]) throws {
-        let wanted = Set(keys).filter { overlay[$0] == nil && prefetched[$0] == nil }
+        let wanted = Array(Set(keys).filter { overlay[$0] == nil && prefetched[$0] == nil })
         guard wanted.count > 1 else { return }  // one key costs one round trip either way
-        for key in wanted { prefetched[key] = .some(nil) }
-        let list = wanted.map(PostgresConnection.literal).joined(separator: ",")
-        for row in try connection.execute("SELECT \(Self.liveColumns) FROM kv_live WHERE key IN (\(list))") {
-            let keyValue = try Self.keyValue(row)
+        let rows = try connection.pipeline([Self.prefetchStep(wanted)])
+        try remember(prefetched: wanted, rows: rows[0])
+    }
+
+    /// `prefetch`'s statement for `keys` (the write transaction sends it with its opening statements).
+    static func prefetchStep(_ keys: [[UInt8]]) -> PostgresConnection.Step {
+        (Statements.prefetch, [PostgresBinary.byteaArray(keys)])
+    }
+
+    /// Takes the rows `prefetchStep(keys)` returned: the head state of each of `keys` (absent when no row).
+    func remember(prefetched keys: [[UInt8]], rows: [[[UInt8]?]]) throws(StoreError) {
+        for key in keys { prefetched[key] = .some(nil) }
+        for row in rows {
+            let keyValue = try Self.binaryKeyValue(row)
             prefetched[keyValue.key] = keyValue
         }
     }
@@ -230,47 +250,58 @@ final class PostgresView: BackendWriter {
         }
     }
 
-    /// The statements that store what is buffered (empty when nothing is), and forgets the buffer.
-    func takePendingSQL() -> String {
-        var sql = ""
+    /// The statements that store what is buffered (none when nothing is), and forgets the buffer.
+    func takePendingSteps() -> [PostgresConnection.Step] {
+        var steps: [PostgresConnection.Step] = []
         if !pendingLog.isEmpty {
-            sql += "INSERT INTO kv_log (\(Self.changeColumns)) VALUES "
-            for (index, change) in pendingLog.enumerated() {
-                let keyValue = change.keyValue
-                if index > 0 { sql += "," }
-                sql += "(\(change.revision),\(change.subRevision),\(PostgresConnection.literal(keyValue.key)),"
-                sql += change.kind == .delete ? "true," : "false,"
-                sql += "\(keyValue.createRevision),\(keyValue.version),\(keyValue.lease),"
-                sql += PostgresConnection.literal(keyValue.value) + ")"
-            }
-            sql += ";"
-            var deleted: [String] = []
-            var puts: [String] = []
+            steps.append(
+                (
+                    Statements.insertLog,
+                    [
+                        PostgresBinary.int8Array(pendingLog.map(\.revision)),
+                        PostgresBinary.int4Array(pendingLog.map { Int32($0.subRevision) }),
+                        PostgresBinary.byteaArray(pendingLog.map(\.keyValue.key)),
+                        PostgresBinary.boolArray(pendingLog.map { $0.kind == .delete }),
+                        PostgresBinary.int8Array(pendingLog.map(\.keyValue.createRevision)),
+                        PostgresBinary.int8Array(pendingLog.map(\.keyValue.version)),
+                        PostgresBinary.int8Array(pendingLog.map(\.keyValue.lease)),
+                        PostgresBinary.byteaArray(pendingLog.map(\.keyValue.value)),
+                    ]
+                ))
+            var deleted: [[UInt8]] = []
+            var puts: [KeyValue] = []
             for (key, entry) in overlay {
                 switch entry {
-                case .deleted: deleted.append(PostgresConnection.literal(key))
-                case .put(let keyValue):
-                    puts.append(
-                        "(\(PostgresConnection.literal(key)),\(keyValue.createRevision),\(keyValue.modRevision),"
-                            + "\(keyValue.version),\(keyValue.lease),\(PostgresConnection.literal(keyValue.value)))")
+                case .deleted: deleted.append(key)
+                case .put(let keyValue): puts.append(keyValue)
                 }
             }
-            if !deleted.isEmpty { sql += "DELETE FROM kv_live WHERE key IN (\(deleted.joined(separator: ",")));" }
+            if !deleted.isEmpty { steps.append((Statements.deleteLive, [PostgresBinary.byteaArray(deleted)])) }
             if !puts.isEmpty {
-                sql += """
-                    INSERT INTO kv_live (\(Self.liveColumns)) VALUES \(puts.joined(separator: ","))
-                    ON CONFLICT (key) DO UPDATE SET create_revision = EXCLUDED.create_revision,
-                    mod_revision = EXCLUDED.mod_revision, version = EXCLUDED.version, lease = EXCLUDED.lease,
-                    value = EXCLUDED.value;
-                    """
+                steps.append(
+                    (
+                        Statements.upsertLive,
+                        [
+                            PostgresBinary.byteaArray(puts.map(\.key)),
+                            PostgresBinary.int8Array(puts.map(\.createRevision)),
+                            PostgresBinary.int8Array(puts.map(\.modRevision)),
+                            PostgresBinary.int8Array(puts.map(\.version)),
+                            PostgresBinary.int8Array(puts.map(\.lease)),
+                            PostgresBinary.byteaArray(puts.map(\.value)),
+                        ]
+                    ))
             }
         }
-        var assignments: [String] = []
-        if let value = pendingState.revision { assignments.append("revision = \(value)") }
-        if let value = pendingState.compactRevision { assignments.append("compact_revision = \(value)") }
-        if let value = pendingState.compactedThrough { assignments.append("compacted_through = \(value)") }
-        if !assignments.isEmpty {
-            sql += "UPDATE kelson_state SET \(assignments.joined(separator: ", ")) WHERE id = 1;"
+        if pendingState.revision != nil || pendingState.compactRevision != nil || pendingState.compactedThrough != nil {
+            steps.append(
+                (
+                    Statements.updateState,
+                    [
+                        pendingState.revision.map(PostgresBinary.int8),
+                        pendingState.compactRevision.map(PostgresBinary.int8),
+                        pendingState.compactedThrough.map(PostgresBinary.int8),
+                    ]
+                ))
         }
         pendingLog = []
         pendingBytes = 0
@@ -278,13 +309,13 @@ final class PostgresView: BackendWriter {
         for key in overlay.keys { prefetched[key] = nil }
         overlay = [:]
         pendingState = (nil, nil, nil)
-        return sql
+        return steps
     }
 
     /// Sends what is buffered, so the database itself answers the next read.
     private func flush() throws(StoreError) {
-        let sql = takePendingSQL()
-        if !sql.isEmpty { try connection.execute(sql) }
+        let steps = takePendingSteps()
+        if !steps.isEmpty { try connection.pipeline(steps) }
     }
 
     // MARK: Decoding
@@ -315,11 +346,78 @@ final class PostgresView: BackendWriter {
             version: try int64(row[3]), value: try bytes(row[5]), lease: try int64(row[4]))
     }
 
+    /// Columns: key, create_revision, mod_revision, version, lease, value, in binary.
+    private static func binaryKeyValue(_ row: [[UInt8]?]) throws(StoreError) -> KeyValue {
+        guard row.count >= 6 else { throw StoreError(.corrupt, "expected 6 columns, got \(row.count)") }
+        return KeyValue(
+            key: try PostgresBinary.bytes(row[0]), createRevision: try PostgresBinary.integer(row[1]),
+            modRevision: try PostgresBinary.integer(row[2]), version: try PostgresBinary.integer(row[3]),
+            value: try PostgresBinary.bytes(row[5]), lease: try PostgresBinary.integer(row[4]))
+    }
+
     /// Columns: `changeColumns`.
     private static func change(_ row: [String?]) throws -> Change {
         let keyValue = KeyValue(
             key: try bytes(row[2]), createRevision: try int64(row[4]), modRevision: try int64(row[0]),
             version: try int64(row[5]), value: try bytes(row[7]), lease: try int64(row[6]))
         return Change(kind: row[3] == "t" ? .delete : .put, keyValue: keyValue, subRevision: try int64(row[1]))
+    }
+}
+
+extension PostgresView {
+    /// The write path's statements, prepared once per connection (`PostgresConnection.pipeline`). A whole write
+    /// group goes in as arrays, so one statement of each kind serves every group size.
+    enum Statements {
+        static let begin = PostgresStatement(name: "kelson_begin", sql: "BEGIN", parameterTypes: [])
+        /// The commit does not wait for the WAL flush; `PostgresBackend.sync` makes it durable.
+        static let asyncCommit = PostgresStatement(
+            name: "kelson_async_commit", sql: "SET LOCAL synchronous_commit = off", parameterTypes: [])
+        static let lockState = PostgresStatement(
+            name: "kelson_lock_state", sql: "\(stateQuery) FOR UPDATE", parameterTypes: [])
+        static let prefetch = PostgresStatement(
+            name: "kelson_prefetch", sql: "SELECT \(liveColumns) FROM kv_live WHERE key = ANY($1)",
+            parameterTypes: [PostgresBinary.OID.byteaArray])
+        static let insertLog = PostgresStatement(
+            name: "kelson_insert_log",
+            sql: """
+                INSERT INTO kv_log (\(changeColumns))
+                SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bytea[], $4::boolean[], $5::bigint[],
+                  $6::bigint[], $7::bigint[], $8::bytea[])
+                """,
+            parameterTypes: [
+                PostgresBinary.OID.int8Array, PostgresBinary.OID.int4Array, PostgresBinary.OID.byteaArray,
+                PostgresBinary.OID.boolArray, PostgresBinary.OID.int8Array, PostgresBinary.OID.int8Array,
+                PostgresBinary.OID.int8Array, PostgresBinary.OID.byteaArray,
+            ])
+        static let deleteLive = PostgresStatement(
+            name: "kelson_delete_live", sql: "DELETE FROM kv_live WHERE key = ANY($1)",
+            parameterTypes: [PostgresBinary.OID.byteaArray])
+        static let upsertLive = PostgresStatement(
+            name: "kelson_upsert_live",
+            sql: """
+                INSERT INTO kv_live (\(liveColumns))
+                SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[])
+                ON CONFLICT (key) DO UPDATE SET create_revision = EXCLUDED.create_revision,
+                mod_revision = EXCLUDED.mod_revision, version = EXCLUDED.version, lease = EXCLUDED.lease,
+                value = EXCLUDED.value
+                """,
+            parameterTypes: [
+                PostgresBinary.OID.byteaArray, PostgresBinary.OID.int8Array, PostgresBinary.OID.int8Array,
+                PostgresBinary.OID.int8Array, PostgresBinary.OID.int8Array, PostgresBinary.OID.byteaArray,
+            ])
+        /// NULL keeps a column as it is.
+        static let updateState = PostgresStatement(
+            name: "kelson_update_state",
+            sql: """
+                UPDATE kelson_state SET revision = coalesce($1, revision),
+                compact_revision = coalesce($2, compact_revision),
+                compacted_through = coalesce($3, compacted_through) WHERE id = 1
+                """,
+            parameterTypes: [PostgresBinary.OID.int8, PostgresBinary.OID.int8, PostgresBinary.OID.int8])
+        /// Payload: the writing process's token.
+        static let notify = PostgresStatement(
+            name: "kelson_notify", sql: "SELECT pg_notify('\(PostgresSchema.channel)', $1)",
+            parameterTypes: [PostgresBinary.OID.text])
+        static let commit = PostgresStatement(name: "kelson_commit", sql: "COMMIT", parameterTypes: [])
     }
 }

@@ -208,7 +208,7 @@ final class Committer: @unchecked Sendable {
         var newCompactRevision = compactRevision
         outcomes.reserveCapacity(group.count)
         do {
-            try backend.write { writer in
+            try backend.write(prefetching: Self.singleKeys(of: group)) { writer in
                 if shared {
                     // Other processes may have committed since: the locked state row is the truth.
                     if writer.compactRevision != compactRevision { compactionCursor = 0 }
@@ -216,7 +216,6 @@ final class Committer: @unchecked Sendable {
                         (writer.revision, writer.compactRevision, max(compactedThrough, writer.compactedThrough))
                     (newRevision, newCompactRevision) = (revision, compactRevision)
                 }
-                try writer.prefetch(Self.singleKeys(of: group))
                 for write in group {
                     var revisionWriter = RevisionWriter(
                         reader: writer, writer: writer, beginRevision: newRevision,

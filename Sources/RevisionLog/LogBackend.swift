@@ -15,6 +15,9 @@ public protocol LogBackend: Sendable {
     func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result
     /// Runs `body` in one durable transaction (see the contract above).
     func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result
+    /// `write`, told up front which keys `body` will read at the head (`BackendWriter.prefetch`): a backend far
+    /// from its data fetches them in the same round trip that opens the transaction.
+    func write<Result>(prefetching keys: [[UInt8]], _ body: (any BackendWriter) throws -> Result) throws -> Result
     /// Removes, in one bounded transaction, log rows made obsolete by compacting at `revision`:
     /// rows at or below `revision` that are tombstones or are superseded by a later row of the same
     /// key at or below `revision`. It examines at most `limit` rows after `cursor` (an opaque
@@ -40,6 +43,15 @@ public protocol LogBackend: Sendable {
 extension LogBackend {
     public var defersDurability: Bool { false }
     public func sync() throws {}
+
+    public func write<Result>(prefetching keys: [[UInt8]], _ body: (any BackendWriter) throws -> Result) throws
+        -> Result
+    {
+        try write { writer in
+            try writer.prefetch(keys)
+            return try body(writer)
+        }
+    }
 }
 
 /// A consistent view of the store.

@@ -43,6 +43,73 @@ struct PostgresConnectionTests {
         #expect(try connection.query("SELECT count(*) FROM \(table)") == [["2"]], "the failed insert changed nothing")
     }
 
+    @Test(
+        "a pipeline of prepared statements: binary arrays and integers round-trip; a failed step reports its error and the connection stays usable"
+    )
+    func pipeline() throws {
+        let connection = try PostgresConnection(url: Self.url())
+        defer { connection.close() }
+        let table = "kelson_pipeline_test_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.query("CREATE TABLE \(table) (id bigint PRIMARY KEY, small integer, flag boolean, key bytea)")
+        defer { _ = try? connection.query("DROP TABLE \(table)") }
+        let insert = PostgresStatement(
+            name: "test_insert_\(table)",
+            sql: "INSERT INTO \(table) SELECT * FROM unnest($1::bigint[], $2::integer[], $3::boolean[], $4::bytea[])",
+            parameterTypes: [
+                PostgresBinary.OID.int8Array, PostgresBinary.OID.int4Array, PostgresBinary.OID.boolArray,
+                PostgresBinary.OID.byteaArray,
+            ])
+        let select = PostgresStatement(
+            name: "test_select_\(table)", sql: "SELECT id, small, flag, key FROM \(table) WHERE id >= $1 ORDER BY id",
+            parameterTypes: [PostgresBinary.OID.int8])
+        let keys: [[UInt8]] = [[], [0, 0xff, 0], Array(repeating: 0x5a, count: 3000)]
+        let ids: [Int64] = [-5, 1 << 40, Int64.max]
+        let results = try connection.pipeline([
+            (
+                insert,
+                [
+                    PostgresBinary.int8Array(ids), PostgresBinary.int4Array([-1, 0, Int32.max]),
+                    PostgresBinary.boolArray([true, false, true]), PostgresBinary.byteaArray(keys),
+                ]
+            ),
+            (
+                insert,
+                [
+                    PostgresBinary.int8Array([]), PostgresBinary.int4Array([]), PostgresBinary.boolArray([]),
+                    PostgresBinary.byteaArray([]),
+                ]
+            ),
+            (select, [PostgresBinary.int8(Int64.min)]),
+        ])
+        #expect(results.count == 3 && results[0].isEmpty && results[1].isEmpty)
+        let rows = results[2]
+        #expect(try rows.map { try PostgresBinary.integer($0[0]) } == ids)
+        #expect(try rows.map { try PostgresBinary.integer($0[1]) } == [-1, 0, Int64(Int32.max)])
+        #expect(try rows.map { try PostgresBinary.bool($0[2]) } == [true, false, true])
+        #expect(rows.map { $0[3] } == keys)
+
+        // The duplicate fails; the select after it is skipped; the error is PostgreSQL's own.
+        do {
+            try connection.pipeline([
+                (
+                    insert,
+                    [
+                        PostgresBinary.int8Array([7, -5]), PostgresBinary.int4Array([0, 0]),
+                        PostgresBinary.boolArray([false, false]), PostgresBinary.byteaArray([[], []]),
+                    ]
+                ),
+                (select, [PostgresBinary.int8(0)]),
+            ])
+            Issue.record("a duplicate primary key was accepted")
+        } catch {
+            #expect(error.code == .backendFailure && error.detail.contains("duplicate key value"), "\(error)")
+        }
+        #expect(connection.isHealthy)
+        let after = try connection.pipeline([(select, [PostgresBinary.int8(Int64.min)])])
+        #expect(after[0].count == 3, "the failed insert (an implicit transaction) stored nothing")
+        #expect(try connection.query("SELECT count(*) FROM \(table)") == [["3"]], "plain queries work after a pipeline")
+    }
+
     @Test("an unreachable server fails within the connect timeout instead of hanging")
     func unreachable() throws {
         let started = Date()
