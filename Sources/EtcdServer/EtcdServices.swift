@@ -1,5 +1,6 @@
 import Foundation
 import GRPCWire
+import Logging
 import RevisionLog
 
 /// Limits of the etcd API, with etcd's defaults.
@@ -17,6 +18,8 @@ public struct EtcdServerConfiguration: Sendable {
     /// Where Snapshot writes its temporary copy of the database before streaming it. Put it on the
     /// same file system as the data directory: the copy can be as large as the database.
     public var snapshotDirectory = NSTemporaryDirectory()
+    /// etcd's `--quota-backend-bytes`: 0 is etcd's default (2 GiB), negative turns the quota off (`SpaceQuota`).
+    public var quotaBackendBytes: Int64 = 0
     /// Auth: token lifetime and cap, password hashing cost.
     public var auth = AuthConfiguration()
     /// gRPC's receive limit: etcd allows the request cap plus 512 KiB of gRPC overhead.
@@ -31,14 +34,22 @@ public struct EtcdServices: Sendable {
     public let watchHub: WatchHub
     /// Users, roles, tokens and the permission checks every service makes (`AuthStore.authorize`).
     let auth: AuthStore
+    /// Raised alarms (NOSPACE among them), as Maintenance Alarm and `/health` report them.
+    public let alarms: AlarmList
+    public let quota: SpaceQuota
 
-    public init(store: Store, configuration: EtcdServerConfiguration) {
+    public init(store: Store, configuration: EtcdServerConfiguration, logger: Logger = Logger(label: "kelson")) {
         var router = GRPCServerRouter()
         let identity = configuration.identity
         let auth = AuthStore(store: store, configuration: configuration.auth)
         self.auth = auth
+        alarms = AlarmList(store: store)
+        quota = SpaceQuota(
+            bytes: configuration.quotaBackendBytes, store: store, alarms: alarms, memberID: identity.memberID,
+            logger: logger)
         KVService(
-            store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes, auth: auth
+            store: store, identity: identity, maximumRequestBytes: configuration.maximumRequestBytes, auth: auth,
+            quota: quota
         )
         .register(into: &router)
         watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
@@ -47,9 +58,10 @@ public struct EtcdServices: Sendable {
             progressInterval: configuration.watchProgressNotifyInterval, auth: auth
         )
         .register(into: &router)
-        LeaseService(store: store, identity: identity, auth: auth).register(into: &router)
+        LeaseService(store: store, identity: identity, auth: auth, quota: quota).register(into: &router)
         MaintenanceService(
-            store: store, identity: identity, snapshotDirectory: configuration.snapshotDirectory, auth: auth
+            store: store, identity: identity, alarms: alarms, snapshotDirectory: configuration.snapshotDirectory,
+            auth: auth
         )
         .register(into: &router)
         ClusterService(

@@ -9,12 +9,14 @@ final class KVService: Sendable {
     private let identity: ServerIdentity
     private let maximumRequestBytes: Int
     private let auth: AuthStore
+    private let quota: SpaceQuota
 
-    init(store: Store, identity: ServerIdentity, maximumRequestBytes: Int, auth: AuthStore) {
+    init(store: Store, identity: ServerIdentity, maximumRequestBytes: Int, auth: AuthStore, quota: SpaceQuota) {
         self.store = store
         self.identity = identity
         self.maximumRequestBytes = maximumRequestBytes
         self.auth = auth
+        self.quota = quota
     }
 
     func register(into router: inout GRPCServerRouter) {
@@ -28,15 +30,20 @@ final class KVService: Sendable {
             }
             range(message, call, respond: call.respond)
         }
+        // etcd checks the quota before anything else (`v3rpc/quota.go` wraps the KV server).
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
-            put(message, call, respond: respond)
+            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) {
+                put(message, call, respond: respond)
+            }
         }
         router.registerUnary("/etcdserverpb.KV/DeleteRange", Etcdserverpb_DeleteRangeRequest.self) {
             [self] message, call, respond in
             delete(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Txn", Etcdserverpb_TxnRequest.self) { [self] message, call, respond in
-            txn(message, call, respond: respond)
+            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) {
+                txn(message, call, respond: respond)
+            }
         }
         router.registerUnary("/etcdserverpb.KV/Compact", Etcdserverpb_CompactionRequest.self) {
             [self] message, call, respond in

@@ -8,11 +8,13 @@ final class LeaseService: Sendable {
     private let store: Store
     private let identity: ServerIdentity
     private let auth: AuthStore
+    private let quota: SpaceQuota
 
-    init(store: Store, identity: ServerIdentity, auth: AuthStore) {
+    init(store: Store, identity: ServerIdentity, auth: AuthStore, quota: SpaceQuota) {
         self.store = store
         self.identity = identity
         self.auth = auth
+        self.quota = quota
     }
 
     func register(into router: inout GRPCServerRouter) {
@@ -22,17 +24,8 @@ final class LeaseService: Sendable {
             "/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self, auth: auth,
             requires: { _ in .validToken }
         ) { [self] request, _, respond in
-            Task {
-                do throws(StoreError) {
-                    let result = try await store.grantLease(id: request.id, ttl: request.ttl)
-                    var response = Etcdserverpb_LeaseGrantResponse()
-                    response.header = identity.header(revision: result.revision)
-                    response.id = result.lease.id
-                    response.ttl = result.lease.ttl
-                    respond(.success(response))
-                } catch {
-                    respond(.failure(GRPCStatus(error)))
-                }
+            quota.admit(cost: SpaceQuota.leaseOverhead, refuse: { respond(.failure($0)) }) {
+                grant(request, respond: respond)
             }
         }
         router.registerUnary(
@@ -63,6 +56,23 @@ final class LeaseService: Sendable {
         router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
     }
 
+    private func grant(
+        _ request: Etcdserverpb_LeaseGrantRequest,
+        respond: @escaping @Sendable (Result<Etcdserverpb_LeaseGrantResponse, GRPCStatus>) -> Void
+    ) {
+        Task {
+            do throws(StoreError) {
+                let result = try await store.grantLease(id: request.id, ttl: request.ttl)
+                var response = Etcdserverpb_LeaseGrantResponse()
+                response.header = identity.header(revision: result.revision)
+                response.id = result.lease.id
+                response.ttl = result.lease.ttl
+                respond(.success(response))
+            } catch {
+                respond(.failure(GRPCStatus(error)))
+            }
+        }
+    }
     private func leases() -> Result<Etcdserverpb_LeaseLeasesResponse, GRPCStatus> {
         do throws(StoreError) {
             var response = Etcdserverpb_LeaseLeasesResponse()

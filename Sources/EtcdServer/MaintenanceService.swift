@@ -19,10 +19,10 @@ final class MaintenanceService: Sendable {
     private let snapshotDirectory: String
     private let auth: AuthStore
 
-    init(store: Store, identity: ServerIdentity, snapshotDirectory: String, auth: AuthStore) {
+    init(store: Store, identity: ServerIdentity, alarms: AlarmList, snapshotDirectory: String, auth: AuthStore) {
         self.store = store
         self.identity = identity
-        self.alarms = AlarmList(store: store)
+        self.alarms = alarms
         self.snapshotDirectory = snapshotDirectory
         self.auth = auth
     }

@@ -1,3 +1,4 @@
+import EtcdServer
 import GRPCWire
 import Logging
 import RevisionLog
@@ -8,16 +9,30 @@ enum HTTPEndpoints {
     /// What `/version` reports; the same version Maintenance Status reports (EtcdServer's MaintenanceService).
     static let version = "3.6.0"
 
-    static func register(into router: inout GRPCServerRouter, store: Store, logger: Logger) {
-        router.registerHTTP("/health") { request in health(request, store: store, logger: logger) }
+    static func register(into router: inout GRPCServerRouter, store: Store, alarms: AlarmList, logger: Logger) {
+        router.registerHTTP("/health") { request in health(request, store: store, alarms: alarms, logger: logger) }
         router.registerHTTP("/version") { request in versions(request) }
     }
 
-    /// GET only. Healthy when the store answers a one-key read (etcd: no alarm, a leader, and a quorum read);
-    /// 200 `{"health":"true"}`, else 503 `{"health":"false"}` in Go's `http.Error` shape. Kelson has no alarms
-    /// that would make it unhealthy, so `?exclude=` changes nothing.
-    static func health(_ request: HTTPRequest, store: Store, logger: Logger) -> HTTPResponse {
+    /// GET only. Healthy when no alarm is raised (but those named by `?exclude=NOSPACE`, as in etcd 3.4) and the
+    /// store answers a one-key read (etcd: a leader and a quorum read); 200 `{"health":"true"}`, else 503
+    /// `{"health":"false"}` in Go's `http.Error` shape.
+    static func health(_ request: HTTPRequest, store: Store, alarms: AlarmList, logger: Logger) -> HTTPResponse {
         guard request.method == "GET" else { return methodNotAllowed }
+        let excluded = Set(
+            request.query.split(separator: "&").compactMap { pair -> String? in
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 && parts[0] == "exclude" ? String(parts[1]) : nil
+            })
+        do {
+            for alarm in try alarms.descriptions() where !excluded.contains(alarm.alarmName) {
+                logger.warning("/health error due to \(alarm)")
+                return .error(status: 503, #"{"health":"false"}"#)
+            }
+        } catch {
+            logger.warning("/health error; cannot read alarms (status code 503)", metadata: ["error": "\(error)"])
+            return .error(status: 503, #"{"health":"false"}"#)
+        }
         var probe = RangeRequest(range: .single(Array("health".utf8)))
         probe.keysOnly = true
         probe.limit = 1
@@ -45,5 +60,13 @@ enum HTTPEndpoints {
         var response = HTTPResponse.error(status: 405, "Method Not Allowed")
         response.headers.append(("Allow", "GET"))
         return response
+    }
+}
+
+extension String {
+    /// `NOSPACE` of etcd's alarm text `memberID:1 alarm:NOSPACE `.
+    fileprivate var alarmName: String {
+        guard let range = range(of: "alarm:") else { return self }
+        return String(self[range.upperBound...]).trimmingCharacters(in: .whitespaces)
     }
 }

@@ -18,6 +18,9 @@ public struct KelsonConfiguration: Sendable {
     public var advertisePeerURLs = ["http://localhost:2380"]
     /// etcd's `--max-request-bytes`.
     public var maximumRequestBytes = 1_572_864
+    /// etcd's `--quota-backend-bytes`: 0 means etcd's default (2 GiB), negative turns the quota off. Past it, writes
+    /// that add data fail with `etcdserver: mvcc: database space exceeded` and the NOSPACE alarm is raised.
+    public var quotaBackendBytes: Int64 = 0
     /// etcd's `--max-txn-ops`.
     public var maximumTxnOperations = 128
     public var logLevel: Logger.Level = .info

@@ -47,10 +47,11 @@ public final class KelsonServer: Sendable {
             try? FileManager.default.removeItem(atPath: directory + "/" + file)
         }
         etcdConfiguration.auth.tokenTTL = configuration.authTokenTTL
-        let services = EtcdServices(store: store, configuration: etcdConfiguration)
+        etcdConfiguration.quotaBackendBytes = configuration.quotaBackendBytes
+        let services = EtcdServices(store: store, configuration: etcdConfiguration, logger: logger)
         etcdServices = services
         var router = services.router
-        HTTPEndpoints.register(into: &router, store: store, logger: logger)
+        HTTPEndpoints.register(into: &router, store: store, alarms: services.alarms, logger: logger)
         grpcServers = listeners.map { GRPCServer(configuration: $0, router: router) }
     }
 

@@ -49,6 +49,11 @@ struct EtcdCommand: AsyncParsableCommand {
         name: .customLong("max-request-bytes"), help: "Maximum client request size in bytes the server will accept.")
     var maximumRequestBytes = 1_572_864
 
+    @Option(
+        name: .customLong("quota-backend-bytes"),
+        help: "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB; negative disables it).")
+    var quotaBackendBytes: Int64 = 0
+
     @Option(name: .customLong("max-txn-ops"), help: "Maximum number of operations permitted in a transaction.")
     var maximumTxnOperations = 128
 
@@ -112,6 +117,7 @@ struct EtcdCommand: AsyncParsableCommand {
         guard maximumTxnOperations > 0 else { throw ValidationError("--max-txn-ops must be positive") }
         configuration.maximumRequestBytes = maximumRequestBytes
         configuration.maximumTxnOperations = maximumTxnOperations
+        configuration.quotaBackendBytes = quotaBackendBytes
         configuration.logLevel = try level(logLevel)
         configuration.clientTLS.certificateFile = certificateFile.isEmpty ? nil : certificateFile
         configuration.clientTLS.keyFile = keyFile.isEmpty ? nil : keyFile
