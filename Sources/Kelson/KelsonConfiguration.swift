@@ -1,4 +1,5 @@
 import Logging
+import RevisionLog
 
 /// Everything needed to run `kelson etcd`, with etcd's names and defaults where they exist.
 public struct KelsonConfiguration: Sendable {
@@ -21,6 +22,8 @@ public struct KelsonConfiguration: Sendable {
     /// etcd's `--quota-backend-bytes`: 0 means etcd's default (2 GiB), negative turns the quota off. Past it, writes
     /// that add data fail with `etcdserver: mvcc: database space exceeded` and the NOSPACE alarm is raised.
     public var quotaBackendBytes: Int64 = 0
+    /// etcd's `--auto-compaction-mode` and `--auto-compaction-retention` (see `autoCompactionPolicy`); nil: off.
+    public var autoCompaction: AutoCompactionPolicy?
     /// etcd's `--max-txn-ops`.
     public var maximumTxnOperations = 128
     public var logLevel: Logger.Level = .info
@@ -46,6 +49,33 @@ public struct KelsonConfiguration: Sendable {
     public var resolvedDatastore: Datastore { datastore ?? .sqlite(directory: resolvedDataDirectory) }
     /// The SQLite database inside the data directory.
     public var databasePath: String { resolvedDataDirectory + "/kelson.db" }
+}
+
+extension KelsonConfiguration {
+    /// etcd's `parseCompactionRetention`: a bare integer is hours (`periodic`) or revisions (`revision`); `periodic`
+    /// also takes a Go duration (`30m`, `1h30m`). Zero turns auto-compaction off (nil).
+    public static func autoCompactionPolicy(mode: String, retention: String) throws(KelsonError)
+        -> AutoCompactionPolicy?
+    {
+        switch mode {
+        case "periodic":
+            if let hours = Int64(retention), hours >= 0 {
+                return hours == 0 ? nil : .periodic(.seconds(hours * 3600))
+            }
+            guard let duration = GoDuration.parse(retention), duration >= .zero else {
+                throw KelsonError(
+                    "--auto-compaction-retention \(retention): expected hours (e.g. 1) or a duration (e.g. 30m)")
+            }
+            return duration == .zero ? nil : .periodic(duration)
+        case "revision":
+            guard let revisions = Int64(retention), revisions >= 0 else {
+                throw KelsonError("--auto-compaction-retention \(retention): revision mode takes a number of revisions")
+            }
+            return revisions == 0 ? nil : .revisions(revisions)
+        default:
+            throw KelsonError("unknown auto-compaction-mode \"\(mode)\"")
+        }
+    }
 }
 
 /// A listen URL split into what a socket needs.

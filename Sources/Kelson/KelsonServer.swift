@@ -70,8 +70,12 @@ public final class KelsonServer: Sendable {
 
     /// The services to run, in start order.
     public var services: [any Service] {
-        [StoreService(store: store, logger: logger), LeaseExpiryService(store: store)]
-            + grpcServers.map { GRPCService(server: $0, logger: logger) }
+        var services: [any Service] = [StoreService(store: store, logger: logger), LeaseExpiryService(store: store)]
+        if let policy = configuration.autoCompaction {
+            services.append(
+                AutoCompactionService(compactor: AutoCompactor(store: store, policy: policy, logger: logger)))
+        }
+        return services + grpcServers.map { GRPCService(server: $0, logger: logger) }
     }
 
     /// Addresses the gRPC listeners are bound to (after `run` has started them).
@@ -116,6 +120,15 @@ struct LeaseExpiryService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await store.runLeaseExpiry() }
+    }
+}
+
+/// etcd's auto-compaction, until shutdown.
+struct AutoCompactionService: Service {
+    let compactor: AutoCompactor
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await compactor.run() }
     }
 }
 

@@ -54,6 +54,17 @@ struct EtcdCommand: AsyncParsableCommand {
         help: "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB; negative disables it).")
     var quotaBackendBytes: Int64 = 0
 
+    @Option(
+        name: .customLong("auto-compaction-mode"),
+        help:
+            "Interpret --auto-compaction-retention as periodic (a duration, hours when no unit) or revision (a count).")
+    var autoCompactionMode = "periodic"
+
+    @Option(
+        name: .customLong("auto-compaction-retention"),
+        help: "Auto compaction retention for the key-value history. 0 means disable auto compaction.")
+    var autoCompactionRetention = "0"
+
     @Option(name: .customLong("max-txn-ops"), help: "Maximum number of operations permitted in a transaction.")
     var maximumTxnOperations = 128
 
@@ -118,6 +129,12 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.maximumRequestBytes = maximumRequestBytes
         configuration.maximumTxnOperations = maximumTxnOperations
         configuration.quotaBackendBytes = quotaBackendBytes
+        do {
+            configuration.autoCompaction = try KelsonConfiguration.autoCompactionPolicy(
+                mode: autoCompactionMode, retention: autoCompactionRetention)
+        } catch {
+            throw ValidationError(error.description)
+        }
         configuration.logLevel = try level(logLevel)
         configuration.clientTLS.certificateFile = certificateFile.isEmpty ? nil : certificateFile
         configuration.clientTLS.keyFile = keyFile.isEmpty ? nil : keyFile
