@@ -64,6 +64,7 @@ public final class GRPCUnaryCall: Sendable {
         self.deadline = deadline
         self.streamID = streamID
         self.connection = connection
+        ServerMetrics.started(path: path, streaming: false)
     }
 
     /// True once the client reset the stream, the deadline passed or the connection closed.
@@ -74,6 +75,12 @@ public final class GRPCUnaryCall: Sendable {
     public func respond(_ result: Result<[UInt8], GRPCStatus>) {
         guard responded.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
+        let code: GRPCStatus.Code
+        switch result {
+        case .success: code = .ok
+        case .failure(let status): code = status.code
+        }
+        ServerMetrics.handled(path: path, streaming: false, code: code)
         connection.run { $0.completeUnary(self, result) }
     }
 
@@ -109,6 +116,7 @@ public final class GRPCStreamingCall: Sendable {
         self.inbound = InboundMessageBuffer { [connection] in
             connection.run { $0.inboundDemand(streamID: streamID) }
         }
+        ServerMetrics.started(path: path, streaming: true)
     }
 
     /// Incoming messages; finishes when the client half-closes; throws `GRPCStatus(.cancelled, ...)` when the
@@ -137,6 +145,7 @@ public final class GRPCStreamingCall: Sendable {
 
     /// Ends the call with `status` once queued messages are sent (called when the handler returns or throws).
     func finish(_ status: GRPCStatus) {
+        ServerMetrics.handled(path: path, streaming: true, code: status.code)
         connection.run { $0.finishStreaming(self, status) }
     }
 

@@ -14,6 +14,20 @@ enum HTTPEndpoints {
         router.registerHTTP("/version") { request in versions(request) }
     }
 
+    /// `/metrics`: Prometheus's text format. Gauges that describe the store as a whole are measured now.
+    static func registerMetrics(
+        into router: inout GRPCServerRouter, store: Store, services: EtcdServices,
+        exposition: @escaping @Sendable () -> [UInt8]
+    ) {
+        router.registerHTTP("/metrics") { request in
+            guard request.method == "GET" else { return methodNotAllowed }
+            KelsonMetrics.measure(store: store, services: services)
+            return HTTPResponse(
+                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                body: exposition())
+        }
+    }
+
     /// GET only. Healthy when no alarm is raised (but those named by `?exclude=NOSPACE`, as in etcd 3.4) and the
     /// store answers a one-key read (etcd: a leader and a quorum read); 200 `{"health":"true"}`, else 503
     /// `{"health":"false"}` in Go's `http.Error` shape.

@@ -24,6 +24,12 @@ public struct KelsonConfiguration: Sendable {
     public var quotaBackendBytes: Int64 = 0
     /// etcd's `--auto-compaction-mode` and `--auto-compaction-retention` (see `autoCompactionPolicy`); nil: off.
     public var autoCompaction: AutoCompactionPolicy?
+    /// The metrics in Prometheus's text format, served on `/metrics` of the client URLs and of
+    /// `listenMetricsURLs`. nil: no `/metrics` (a program embedding Kelson may export metrics its own way; Kelson
+    /// records them through swift-metrics either way). `kelson etcd` sets it to swift-prometheus's registry.
+    public var metricsExposition: (@Sendable () -> [UInt8])?
+    /// etcd's `--listen-metrics-urls`: extra plain-HTTP listeners serving only `/metrics` and `/health`.
+    public var listenMetricsURLs: [String] = []
     /// etcd's `--max-txn-ops`.
     public var maximumTxnOperations = 128
     public var logLevel: Logger.Level = .info

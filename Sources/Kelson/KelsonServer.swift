@@ -32,6 +32,16 @@ public final class KelsonServer: Sendable {
         // Before touching the data directory: a mistyped flag should leave nothing behind.
         let listeners = try listenerConfigurations(
             configuration, maxReceiveMessageBytes: etcdConfiguration.maximumReceiveMessageBytes, logger: logger)
+        let metricsListeners = try configuration.listenMetricsURLs.map { url throws(KelsonError) in
+            let address = try ListenAddress(url: url)
+            if address.isTLS {
+                throw KelsonError("--listen-metrics-urls \(url): only http:// metrics URLs are supported")
+            }
+            var listener = GRPCServerConfiguration()
+            listener.host = address.host
+            listener.port = address.port
+            return listener
+        }
 
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.maximumTxnOperations = configuration.maximumTxnOperations
@@ -52,7 +62,16 @@ public final class KelsonServer: Sendable {
         etcdServices = services
         var router = services.router
         HTTPEndpoints.register(into: &router, store: store, alarms: services.alarms, logger: logger)
-        grpcServers = listeners.map { GRPCServer(configuration: $0, router: router) }
+        var metricsRouter = GRPCServerRouter()
+        HTTPEndpoints.register(into: &metricsRouter, store: store, alarms: services.alarms, logger: logger)
+        if let exposition = configuration.metricsExposition {
+            HTTPEndpoints.registerMetrics(into: &router, store: store, services: services, exposition: exposition)
+            HTTPEndpoints.registerMetrics(
+                into: &metricsRouter, store: store, services: services, exposition: exposition)
+        }
+        grpcServers =
+            listeners.map { GRPCServer(configuration: $0, router: router) }
+            + metricsListeners.map { GRPCServer(configuration: $0, router: metricsRouter) }
     }
 
     /// etcd's rule (`v3rpc.NewWatchServer`): zero or less keeps the 10-minute default, under 100 ms is raised.

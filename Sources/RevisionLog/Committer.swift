@@ -207,6 +207,7 @@ final class Committer: @unchecked Sendable {
         var newRevision = revision
         var newCompactRevision = compactRevision
         outcomes.reserveCapacity(group.count)
+        let started = ContinuousClock.now
         do {
             try backend.write(prefetching: Self.singleKeys(of: group)) { writer in
                 if shared {
@@ -242,6 +243,19 @@ final class Committer: @unchecked Sendable {
             for write in group { write.completion(.failure(failure)) }
             return
         }
+        StoreMetrics.commitDuration.recordNanoseconds(Self.nanoseconds(since: started))
+        StoreMetrics.groupSize.record(group.count)
+        for write in group {
+            switch write.operation {
+            case .put: StoreMetrics.puts.increment()
+            case .delete: StoreMetrics.deletes.increment()
+            case .txn: StoreMetrics.txns.increment()
+            default: break
+            }
+        }
+        StoreMetrics.currentRevision.record(newRevision)
+        StoreMetrics.compactRevision.record(newCompactRevision)
+        StoreMetrics.compactionPending.record(max(newCompactRevision - compactedThrough, 0))
         revision = newRevision
         if newCompactRevision != compactRevision {
             compactRevision = newCompactRevision
@@ -259,6 +273,11 @@ final class Committer: @unchecked Sendable {
             acknowledgements.append((write, outcome))
         }
         publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
+    }
+
+    static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
     }
 
     /// The single keys a group's writes and compares will look up (see `BackendWriter.prefetch`).
@@ -331,6 +350,7 @@ final class Committer: @unchecked Sendable {
             }
             try backend.write { try $0.setCompactedThrough(target) }
             compactedThrough = target
+            StoreMetrics.compactionPending.record(max(compactRevision - compactedThrough, 0))
             compactionCursor = 0
             logger.debug("compaction finished", metadata: ["revision": "\(target)"])
         } catch {

@@ -77,7 +77,9 @@ final class Syncer: @unchecked Sendable {
 
             if failure == nil {
                 do {
+                    let started = ContinuousClock.now
                     try backend.sync()
+                    StoreMetrics.syncDuration.recordNanoseconds(Committer.nanoseconds(since: started))
                 } catch  where !failuresAreFinal {
                     let error = (error as? StoreError) ?? StoreError(.unavailable, "\(error)")
                     logger.warning("sync failed; its writes fail", metadata: ["error": "\(error)"])

@@ -35,6 +35,15 @@ public final class WatchHub: Sendable {
     /// The store's compaction point (-1 before the first compaction), or -1 when it cannot be read.
     public var compactRevision: Int64 { (try? store.revisions().compactRevision) ?? -1 }
 
+    /// How many revisions the slowest watcher is behind what has been published (0 with no watchers).
+    public var slowestWatcherLag: Int64 {
+        let (published, watchers) = state.withLock { ($0.publishedRevision, Array($0.watchers.values)) }
+        let delivered = watchers.map { watcher in
+            watcher.state.withLock { state in (state.pending.first?.revision ?? state.nextRevision) - 1 }
+        }
+        return max(published - (delivered.min() ?? published), 0)
+    }
+
     /// The last revision delivered to live watchers.
     public var publishedRevision: Int64 { state.withLock { $0.publishedRevision } }
 

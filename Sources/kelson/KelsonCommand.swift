@@ -3,6 +3,9 @@ import Foundation
 import Kelson
 import KelsonBench
 import Logging
+import Metrics
+import Prometheus
+import Synchronization
 
 /// `kelson`: the command line. Everything it runs lives in the `Kelson` library.
 @main
@@ -13,16 +16,39 @@ struct KelsonCommand: AsyncParsableCommand {
         subcommands: [EtcdCommand.self, SnapshotCommand.self, MigrateCommand.self, BenchCommand.self])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
+    /// `kelson etcd` also reads etcd's config file and `ETCD_*` environment variables (`EtcdFlagSources`).
     static func main() async {
-        await main(EtcdCommand.normalizingBooleanFlags(Array(CommandLine.arguments.dropFirst())))
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "etcd" && !arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            do {
+                let resolved = try EtcdFlagSources.resolve(
+                    Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+                arguments = ["etcd"] + resolved.arguments
+                startupWarnings.withLock { $0 = resolved.warnings }
+            } catch {
+                FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+                Foundation.exit(1)
+            }
+        }
+        await main(EtcdCommand.normalizingBooleanFlags(arguments))
     }
 }
+
+/// What reading the config file or the environment had to say, logged once logging is set up.
+let startupWarnings = Mutex<[String]>([])
 
 struct EtcdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "etcd",
         abstract: "Serve etcd's v3 API from one SQLite file.",
         discussion: "Flags use etcd's names. Data lives in <data-dir>/kelson.db (SQLite, WAL mode).")
+
+    @Option(
+        name: .customLong("config-file"),
+        help:
+            "Path to etcd's YAML configuration file; when given, other flags and ETCD_* environment variables are ignored (as in etcd)."
+    )
+    var configFile: String?
 
     @Option(name: .customLong("name"), help: "Human-readable name for this member.")
     var name = "default"
@@ -39,6 +65,11 @@ struct EtcdCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("listen-client-urls"), help: "Comma-separated URLs to listen on for client traffic.")
     var listenClientURLs = "http://127.0.0.1:2379"
+
+    @Option(
+        name: .customLong("listen-metrics-urls"),
+        help: "Comma-separated plain-HTTP URLs to serve /metrics and /health on (they are on the client URLs too).")
+    var listenMetricsURLs = ""
 
     @Option(
         name: .customLong("advertise-client-urls"),
@@ -129,6 +160,7 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.maximumRequestBytes = maximumRequestBytes
         configuration.maximumTxnOperations = maximumTxnOperations
         configuration.quotaBackendBytes = quotaBackendBytes
+        configuration.listenMetricsURLs = split(listenMetricsURLs)
         do {
             configuration.autoCompaction = try KelsonConfiguration.autoCompactionPolicy(
                 mode: autoCompactionMode, retention: autoCompactionRetention)
@@ -152,6 +184,18 @@ struct EtcdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kelson")
+        // Metrics recorded through swift-metrics are exported in Prometheus's format on /metrics.
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(4), .milliseconds(8),
+            .milliseconds(16), .milliseconds(32), .milliseconds(64), .milliseconds(128), .milliseconds(256),
+            .milliseconds(512), .milliseconds(1024), .milliseconds(2048), .milliseconds(4096), .milliseconds(8192),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+        MetricsSystem.bootstrap(factory)
+        configuration.metricsExposition = { registry.emitToBuffer() }
+        for warning in startupWarnings.withLock({ $0 }) { logger.warning("\(warning)") }
         let server = try KelsonServer(configuration: configuration, logger: logger)
         logger.info(
             "starting kelson etcd",

@@ -131,6 +131,8 @@ struct ServerOptions: Sendable {
     var https = false
     /// etcdctl flags the readiness check needs, e.g. `--cacert`, `--cert`, `--key`.
     var etcdctlArguments: [String] = []
+    /// Environment variables for the server, on top of the test's own.
+    var environment: [String: String] = [:]
 }
 
 /// A server binary running in its own temporary data directory on loopback ports.
@@ -193,6 +195,9 @@ class ServerProcess {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = workDirectory
+        if !options.environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(options.environment) { $1 }
+        }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
