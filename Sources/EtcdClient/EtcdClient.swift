@@ -82,5 +82,21 @@ public final class EtcdClient: Sendable {
         return try Response(serializedBytes: answer)
     }
 
+    /// Maintenance Snapshot: the server streams its database in chunks (`blob`, with `remaining_bytes`), then
+    /// etcd's 32-byte SHA-256 trailer as the last chunk. `chunk` gets each response in order.
+    public func snapshot(_ chunk: (Etcdserverpb_SnapshotResponse) throws -> Void) async throws {
+        let stream = try await connection.openStream("/etcdserverpb.Maintenance/Snapshot", timeout: nil)
+        do {
+            try await stream.send(try Etcdserverpb_SnapshotRequest().serializedBytes())
+            try await stream.finish()
+            for try await message in stream.responses {
+                try chunk(try Etcdserverpb_SnapshotResponse(serializedBytes: message))
+            }
+        } catch {
+            stream.cancel()
+            throw error
+        }
+    }
+
     public func close() async { await connection.close() }
 }

@@ -1,12 +1,19 @@
 import EtcdServer
 import Foundation
+import RevisionLog
 import SQLiteBackend
 
 /// `kelson snapshot restore FILE --data-dir DIR`: turns a file written by `etcdctl snapshot save`
 /// against Kelson (the database plus a SHA-256 trailer, see `SnapshotFile`) back into a data
-/// directory. The new directory gets new member and cluster IDs on first start.
+/// directory. The new directory gets new member and cluster IDs on first start, and (by default) its revision
+/// jumps forward and is marked compacted (`RevisionBump`), so revisions never go backwards for clients.
 public enum SnapshotRestore {
-    public static func restore(snapshotPath: String, dataDirectory: String, skipHashCheck: Bool = false) throws {
+    /// `progress` gets bytes copied and the total.
+    public static func restore(
+        snapshotPath: String, dataDirectory: String, skipHashCheck: Bool = false,
+        bumpRevision: Int64 = 0, markCompacted: Bool = false,
+        progress: (_ done: Int64, _ total: Int64) -> Void = { _, _ in }
+    ) throws {
         let databaseSize = try SnapshotFile.verify(path: snapshotPath, skipHashCheck: skipHashCheck)
         let databasePath = dataDirectory + "/kelson.db"
         if FileManager.default.fileExists(atPath: databasePath) {
@@ -20,11 +27,12 @@ public enum SnapshotRestore {
         }
         // Copy into a temporary name and rename, so a half-restored directory never looks complete.
         let partial = databasePath + ".restoring"
-        try copyPrefix(of: snapshotPath, bytes: databaseSize, to: partial)
+        try copyPrefix(of: snapshotPath, bytes: databaseSize, to: partial, progress: progress)
         do {
             let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: partial))
             defer { backend.close() }
             try MemberIdentity.forget(backend: backend)
+            try RevisionBump.apply(to: backend, by: bumpRevision, markCompacted: markCompacted)
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw KelsonError("\(snapshotPath) is not a Kelson snapshot: \(error)")
@@ -34,7 +42,10 @@ public enum SnapshotRestore {
         try FileManager.default.moveItem(atPath: partial, toPath: databasePath)
     }
 
-    private static func copyPrefix(of source: String, bytes: Int, to target: String) throws {
+    static func copyPrefix(
+        of source: String, bytes: Int, to target: String,
+        progress: (_ done: Int64, _ total: Int64) -> Void = { _, _ in }
+    ) throws {
         guard let input = FileHandle(forReadingAtPath: source) else { throw KelsonError("cannot open \(source)") }
         defer { try? input.close() }
         guard FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -47,6 +58,7 @@ public enum SnapshotRestore {
             if chunk.isEmpty { throw KelsonError("\(source) ended early") }
             try output.write(contentsOf: chunk)
             remaining -= chunk.count
+            progress(Int64(bytes - remaining), Int64(bytes))
         }
         try output.synchronize()
     }

@@ -102,3 +102,20 @@ extension CRC32C {
         updateField(keyValue.value)
     }
 }
+
+/// etcdutl's `snapshot restore --bump-revision N --mark-compacted`, applied to a store that is not open: the store's
+/// revision jumps forward by `amount`, and with `markCompacted` the new revision becomes the compaction point. After a
+/// restore, clients may hold revisions the old store reached after the snapshot; the jump puts every new revision
+/// above them, and the compaction point makes a watch or read that resumes from an old revision fail with
+/// `required revision has been compacted`, so the client lists again instead of silently missing events.
+public enum RevisionBump {
+    public static func apply(to backend: any LogBackend, by amount: Int64, markCompacted: Bool) throws {
+        guard amount > 0 || markCompacted else { return }
+        guard amount >= 0 else { throw StoreError(.notSupported, "the revision bump must not be negative") }
+        try backend.write { writer in
+            let revision = writer.revision + amount
+            if amount > 0 { try writer.setRevision(revision) }
+            if markCompacted && revision > writer.compactRevision { try writer.setCompactRevision(revision) }
+        }
+    }
+}
