@@ -101,6 +101,16 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Examples/embedded: Kelson started from another Swift program (built with the package, run by a test).
+        .executableTarget(
+            name: "kelson-embedded-example",
+            dependencies: [
+                "Kelson", "EtcdClient", "RevisionLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/embedded"
+        ),
         .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
         .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite"]),
         .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),

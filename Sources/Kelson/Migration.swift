@@ -15,6 +15,7 @@ public struct MigrationOptions: Sendable {
     public init() {}
 }
 
+/// The steps of a migration, in order, as progress reports name them.
 public enum MigrationPhase: String, Sendable {
     case reading, writing, verifying
 }
