@@ -20,7 +20,7 @@ enum EtcdFlagSources {
         "name": .value, "data-dir": .value, "datastore": .value, "listen-client-urls": .value,
         "advertise-client-urls": .value, "max-request-bytes": .value, "quota-backend-bytes": .value,
         "auto-compaction-mode": .value, "auto-compaction-retention": .value, "max-txn-ops": .value,
-        "log-level": .value, "cert-file": .value, "key-file": .value, "trusted-ca-file": .value,
+        "log-level": .value, "log-format": .value, "cert-file": .value, "key-file": .value, "trusted-ca-file": .value,
         "client-cert-auth": .boolean, "experimental-watch-progress-notify-interval": .value,
         "watch-progress-notify-interval": .value, "auth": .boolean, "auth-token-ttl": .value,
         "listen-metrics-urls": .value,

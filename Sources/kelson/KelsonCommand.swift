@@ -102,6 +102,11 @@ struct EtcdCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Log level: debug, info, warn, error, panic or fatal.")
     var logLevel = "info"
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "Log format: console (text) or json (one object per line, as etcd's zap logger writes).")
+    var logFormat = "console"
+
     @Option(name: .customLong("cert-file"), help: "Path to the client server TLS cert file.")
     var certificateFile = ""
 
@@ -178,10 +183,21 @@ struct EtcdCommand: AsyncParsableCommand {
         configuration.authTokenTTL = .seconds(authTokenTTL)
 
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat {
+        case "json":
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case "console", "text":
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        default:
+            throw ValidationError("--log-format must be console or json")
         }
         let logger = Logger(label: "kelson")
         // Metrics recorded through swift-metrics are exported in Prometheus's format on /metrics.

@@ -137,6 +137,24 @@ extension IntegrationTests {
             #expect(value("kelson_watch_lag_revisions") == 0)
         }
 
+        @Test("--log-format json writes one JSON object per line with etcd's level, ts and msg fields")
+        func jsonLogs() throws {
+            let server = try ServerProcess.launch(
+                .kelson, options: ServerOptions(extraArguments: ["--log-format", "json"]))
+            defer { server.stop() }
+            _ = try Etcdctl.run(endpoint: server.endpoint, ["put", "a", "1"])
+            let lines = server.logTail(lines: 50).split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(lines.count >= 2, "\(server.logTail(lines: 50))")
+            for line in lines {
+                let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                #expect(object?["level"] as? String == "info" && object?["ts"] is String, "\(line)")
+                #expect(object?["msg"] is String, "\(line)")
+            }
+            #expect(lines.contains { $0.contains(#""msg":"ready to serve client requests""#) })
+            let refused = try KelsonRun.run(["etcd", "--log-format", "xml"], watchdog: 30)
+            #expect(refused.exitCode != 0 && refused.stderr.contains("--log-format must be console or json"))
+        }
+
         @Test("kelson etcd --help documents every flag")
         func help() throws {
             let run = try KelsonRun.run(["etcd", "--help"], watchdog: 30)
@@ -145,7 +163,7 @@ extension IntegrationTests {
                 "--advertise-client-urls", "--max-request-bytes", "--quota-backend-bytes", "--auto-compaction-mode",
                 "--auto-compaction-retention", "--max-txn-ops", "--log-level", "--cert-file", "--key-file",
                 "--trusted-ca-file", "--client-cert-auth", "--experimental-watch-progress-notify-interval", "--auth",
-                "--auth-token-ttl",
+                "--auth-token-ttl", "--log-format",
             ] {
                 #expect(run.stdout.contains(flag), "\(flag) missing from --help")
             }
