@@ -9,8 +9,9 @@ public struct StoreConfiguration: Sendable {
     public var maximumPendingWrites = 10_000
     /// Writes committed together in one transaction (one fsync).
     public var maximumGroupSize = 1_000
-    /// Log rows examined per compaction transaction.
-    public var compactionBatchSize = 1_000
+    /// Log rows examined per compaction transaction: a write waits for at most one such batch. 250 keeps that wait
+    /// to a few milliseconds (1,000 measured a 96 ms worst case under `compare-etcd --compaction`).
+    public var compactionBatchSize = 250
     /// Shortest lease TTL in seconds; shorter grants are raised to it (etcd: 2 s with default
     /// election timeouts, `ceil(1.5 × 1 s)`).
     public var minimumLeaseTTL: Int64 = 2
