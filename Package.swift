@@ -101,6 +101,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Issue 7: the linearizability checker and watch validators the robustness tests hold Kelson to.
+        .target(name: "Robustness"),
+        .testTarget(name: "RobustnessTests", dependencies: ["Robustness"]),
         // Examples/embedded: Kelson started from another Swift program (built with the package, run by a test).
         .executableTarget(
             name: "kelson-embedded-example",
