@@ -102,7 +102,12 @@ let package = Package(
             ]
         ),
         // Issue 7: the linearizability checker and watch validators the robustness tests hold Kelson to.
-        .target(name: "Robustness"),
+        .target(
+            name: "Robustness",
+            dependencies: [
+                "EtcdAPI", "EtcdClient", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .testTarget(name: "RobustnessTests", dependencies: ["Robustness"]),
         // Examples/embedded: Kelson started from another Swift program (built with the package, run by a test).
         .executableTarget(
@@ -129,7 +134,7 @@ let package = Package(
         .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire"]
+            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness"]
         ),
     ],
     swiftLanguageModes: [.v6]

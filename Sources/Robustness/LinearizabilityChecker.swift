@@ -37,18 +37,21 @@ public struct LinearizabilityChecker: Sendable {
         var steps = 0
         var deepest = 0
         var stuckAt: Operation?
+        /// Undoes the most recent linearization and moves on to the next candidate; false when none is left.
+        func backtrack() -> Bool {
+            guard let (call, previous) = stack.popLast() else { return false }
+            linearized.remove(list.events[call].operation)
+            list.unlift(call)
+            state = previous
+            cursor = list.events[call].next
+            return true
+        }
         while list.returnsLeft > 0 {
             steps += 1
             if steps > maximumSteps { return .undecided }
             guard let current = cursor else {
                 // Only calls of unknown-outcome operations remain ahead: back up and try something else.
-                guard let (call, previous) = stack.popLast() else {
-                    return .violation(longestPrefix: deepest, stuckAt: stuckAt)
-                }
-                linearized.remove(list.events[call].operation)
-                list.unlift(call)
-                state = previous
-                cursor = list.events[call].next
+                if !backtrack() { return .violation(longestPrefix: deepest, stuckAt: stuckAt) }
                 continue
             }
             let event = list.events[current]
@@ -71,13 +74,7 @@ public struct LinearizabilityChecker: Sendable {
             } else {
                 // This operation returned before anything let it take effect: undo the last choice.
                 if stack.count >= deepest { stuckAt = operation }
-                guard let (call, previous) = stack.popLast() else {
-                    return .violation(longestPrefix: deepest, stuckAt: operation)
-                }
-                linearized.remove(list.events[call].operation)
-                list.unlift(call)
-                state = previous
-                cursor = list.events[call].next
+                if !backtrack() { return .violation(longestPrefix: deepest, stuckAt: operation) }
             }
         }
         return .linearizable

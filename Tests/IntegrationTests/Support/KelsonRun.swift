@@ -9,7 +9,12 @@ struct KelsonRun {
     /// Runs the kelson binary with `arguments` (output through files, stdin empty) and waits for it; kills it
     /// after `watchdog` seconds.
     static func run(_ arguments: [String], watchdog: TimeInterval = 120) throws -> KelsonRun {
-        try Locations.requireExecutable(Locations.kelson, hint: "build it with `swift build`")
+        try run(executable: Locations.kelson, arguments, watchdog: watchdog)
+    }
+
+    /// Runs another executable of this build the same way.
+    static func run(executable: String, _ arguments: [String], watchdog: TimeInterval = 120) throws -> KelsonRun {
+        try Locations.requireExecutable(executable, hint: "build it with `swift build`")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kelson-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -17,7 +22,7 @@ struct KelsonRun {
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Locations.kelson)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
