@@ -19,6 +19,8 @@ public struct TrafficRecorder: Sendable {
     public var clients = 6
     public var keys = 8
     public var operationsPerClient = 250
+    /// When set, clients run until it has passed instead of for `operationsPerClient` operations.
+    public var duration: Duration?
     public var prefix = "/registry/pods/default/"
     public var callTimeout: Duration = .seconds(5)
 
@@ -31,6 +33,8 @@ public struct TrafficRecorder: Sendable {
         public var committed: [CommittedWrite]
         /// The revision the store had when the traffic started (the model's initial revision).
         public var startRevision: Int64
+        /// How often the watch lost its stream and resumed.
+        public var watchResumptions: Int
     }
 
     /// Runs the traffic against `host:port`, which must start with no keys under `prefix`.
@@ -53,12 +57,26 @@ public struct TrafficRecorder: Sendable {
             for try await operations in group { all += operations }
             return all
         }
+        // A last read of every key, after everything else: an acknowledged write that was lost shows up here.
+        var finalReads: [Operation] = []
+        let reader = try await Self.reconnect(host: host, port: port)
+        for key in 0..<keys {
+            let request = Operation.Request.get(key: prefix + "pod-\(key)")
+            let invoked = Self.nanoseconds(clock: clock, since: origin)
+            let response = try await Self.perform(request, on: reader, timeout: callTimeout)
+            finalReads.append(
+                Operation(
+                    client: clients, request: request, invoked: invoked,
+                    returned: Self.nanoseconds(clock: clock, since: origin), response: response))
+        }
+        await reader.close()
         let committed = Self.committedWrites(operations)
         let lastRevision = committed.map(\.revision).max() ?? startRevision
         let responses = try await watcher.finish(through: lastRevision, timeout: .seconds(15))
         let watch = WatchRecord(prefix: prefix, startRevision: startRevision + 1, prevKV: true, responses: responses)
         return Recording(
-            history: History(operations), watch: watch, committed: committed, startRevision: startRevision)
+            history: History(operations + finalReads), watch: watch, committed: committed,
+            startRevision: startRevision, watchResumptions: watcher.resumptions)
     }
 
     private func runClient(
@@ -68,12 +86,11 @@ public struct TrafficRecorder: Sendable {
         var seen: [String: Int64] = [:]
         var operations: [Operation] = []
         var generator = SystemRandomNumberGenerator()
-        func nanoseconds() -> UInt64 {
-            let elapsed = clock.now - origin
-            return UInt64(elapsed.components.seconds) * 1_000_000_000
-                + UInt64(elapsed.components.attoseconds / 1_000_000_000)
-        }
-        for index in 0..<operationsPerClient {
+        func nanoseconds() -> UInt64 { Self.nanoseconds(clock: clock, since: origin) }
+        let deadline = duration.map { origin + $0 }
+        var index = 0
+        while deadline.map({ clock.now < $0 }) ?? (index < operationsPerClient) {
+            defer { index += 1 }
             let key = prefix + "pod-\(Int.random(in: 0..<keys, using: &generator))"
             let value = "c\(client)-\(index)"
             let roll = Int.random(in: 0..<100, using: &generator)
@@ -108,6 +125,12 @@ public struct TrafficRecorder: Sendable {
         }
         await connection.close()
         return operations
+    }
+
+    static func nanoseconds(clock: ContinuousClock, since origin: ContinuousClock.Instant) -> UInt64 {
+        let elapsed = clock.now - origin
+        return UInt64(elapsed.components.seconds) * 1_000_000_000
+            + UInt64(elapsed.components.attoseconds / 1_000_000_000)
     }
 
     private static func reconnect(host: String, port: Int) async throws -> EtcdClient {
@@ -204,76 +227,5 @@ public struct TrafficRecorder: Sendable {
             }
         }
         return writes
-    }
-}
-
-/// One `prev_kv` watch over a prefix, collecting every response's events until told to finish.
-final class WatchCollector: Sendable {
-    private let stream: GRPCClientStream
-    private let client: GRPCClient
-    /// A class around the Mutex, so the reading task can share it.
-    private final class Collected: Sendable {
-        let state = Mutex<(responses: [[WatchRecord.Event]], last: Int64, failure: String?)>(([], 0, nil))
-    }
-    private let collected = Collected()
-    private let reader: Task<Void, Never>
-
-    private init(client: GRPCClient, stream: GRPCClientStream) {
-        self.client = client
-        self.stream = stream
-        let collected = collected
-        reader = Task {
-            do {
-                for try await message in stream.responses {
-                    let response = try Etcdserverpb_WatchResponse(serializedBytes: message)
-                    let events = response.events.map(WatchCollector.event)
-                    collected.state.withLock { state in
-                        if !events.isEmpty { state.responses.append(events) }
-                        state.last = max(state.last, events.last?.modRevision ?? 0)
-                    }
-                }
-            } catch {
-                collected.state.withLock { $0.failure = "\(error)" }
-            }
-        }
-    }
-
-    static func start(host: String, port: Int, prefix: String, startRevision: Int64) async throws -> WatchCollector {
-        let client = try await GRPCClient.connect(GRPCClientConfiguration(host: host, port: port))
-        let stream = try await client.openStream("/etcdserverpb.Watch/Watch")
-        var create = Etcdserverpb_WatchCreateRequest()
-        create.key = Data(prefix.utf8)
-        var end = Array(prefix.utf8)
-        end[end.count - 1] += 1
-        create.rangeEnd = Data(end)
-        create.startRevision = startRevision
-        create.prevKv = true
-        var request = Etcdserverpb_WatchRequest()
-        request.createRequest = create
-        try await stream.send(try request.serializedBytes())
-        return WatchCollector(client: client, stream: stream)
-    }
-
-    /// Waits (bounded) until the watch delivered `revision`, then closes it and returns what it got.
-    func finish(through revision: Int64, timeout: Duration) async throws -> [[WatchRecord.Event]] {
-        let deadline = ContinuousClock.now + timeout
-        while collected.state.withLock({ $0.last < revision && $0.failure == nil }) && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        stream.cancel()
-        _ = await reader.value
-        await client.close()
-        return collected.state.withLock { $0.responses }
-    }
-
-    private static func event(_ event: Mvccpb_Event) -> WatchRecord.Event {
-        let keyValue = event.kv
-        let previous =
-            event.hasPrevKv
-            ? (value: String(decoding: event.prevKv.value, as: UTF8.self), modRevision: event.prevKv.modRevision) : nil
-        return WatchRecord.Event(
-            kind: event.type == .delete ? .delete : .put, key: String(decoding: keyValue.key, as: UTF8.self),
-            value: String(decoding: keyValue.value, as: UTF8.self), createRevision: keyValue.createRevision,
-            modRevision: keyValue.modRevision, version: keyValue.version, previous: previous)
     }
 }
