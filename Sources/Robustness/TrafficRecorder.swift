@@ -71,7 +71,11 @@ public struct TrafficRecorder: Sendable {
         }
         await reader.close()
         let committed = Self.committedWrites(operations)
-        let lastRevision = committed.map(\.revision).max() ?? startRevision
+        // The final reads saw the store's last revision: the watch must get that far.
+        var lastRevision = committed.map(\.revision).max() ?? startRevision
+        for read in finalReads {
+            if case .get(_, _, let revision)? = read.response { lastRevision = max(lastRevision, revision) }
+        }
         let responses = try await watcher.finish(through: lastRevision, timeout: .seconds(15))
         let watch = WatchRecord(prefix: prefix, startRevision: startRevision + 1, prevKV: true, responses: responses)
         return Recording(
