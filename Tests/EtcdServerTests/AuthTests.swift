@@ -342,10 +342,12 @@ struct AuthTests {
 
     @Test("tokens expire after their TTL")
     func tokenExpiry() async throws {
-        let server = try await AuthServer { $0.auth.tokenTTL = .milliseconds(300) }
+        // Two seconds: a fresh token must outlive a loaded CI machine's pause between authenticate and get (300 ms
+        // did not, once).
+        let server = try await AuthServer { $0.auth.tokenTTL = .seconds(2) }
         try await server.setUpRootAndReader()
         let token = try await server.authenticate("alice", "alicepw")
-        try await Task.sleep(for: .milliseconds(700))
+        try await Task.sleep(for: .milliseconds(3_000))
         await expectWireError(.invalidAuthToken) { try await server.get("a/x", token: token) }
         try await server.get("a/x", token: try await server.authenticate("alice", "alicepw"))
         await server.stop()
