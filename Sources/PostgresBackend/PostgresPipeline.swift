@@ -23,7 +23,8 @@ extension PostgresConnection {
     func pipeline(_ steps: [Step]) throws(StoreError) -> [[[[UInt8]?]]] {
         guard let handle else { throw StoreError.stopped }
         guard PQenterPipelineMode(handle) == 1 else { throw lostOrFailed("cannot enter pipeline mode") }
-        var sent: [(prepare: Bool, sql: String)] = []
+        /// Each request sent, in order: a preparation (with the statement's name) or an execution.
+        var sent: [(prepared: String?, sql: String)] = []
         var failure: StoreError?
         var newlyPrepared: [String] = []
         for (statement, parameters) in steps {
@@ -35,7 +36,7 @@ extension PostgresConnection {
                     failure = lostOrFailed("cannot send a statement")
                     break
                 }
-                sent.append((true, statement.sql))
+                sent.append((statement.name, statement.sql))
                 newlyPrepared.append(statement.name)
                 prepared.insert(statement.name)
             }
@@ -43,17 +44,19 @@ extension PostgresConnection {
                 failure = lostOrFailed("cannot send a statement")
                 break
             }
-            sent.append((false, statement.sql))
+            sent.append((nil, statement.sql))
         }
         if failure == nil, PQpipelineSync(handle) != 1 { failure = lostOrFailed("cannot send a pipeline") }
         var results: [[[[UInt8]?]]] = []
         if failure == nil {
-            for (isPrepare, sql) in sent {
+            for (preparedName, sql) in sent {
                 var rows: [[[UInt8]?]] = []
                 // Each request's results end with a null result.
                 while let result = PQgetResult(handle) {
                     defer { PQclear(result) }
                     let status = PQresultStatus(result)
+                    // The server has this statement now, whatever happens to the rest of the pipeline.
+                    if let preparedName, status == PGRES_COMMAND_OK { newlyPrepared.removeAll { $0 == preparedName } }
                     if status == PGRES_TUPLES_OK {
                         rows += Self.binaryRows(result)
                     } else if status != PGRES_COMMAND_OK && failure == nil {
@@ -64,7 +67,7 @@ extension PostgresConnection {
                     }
                     if !isHealthy { break }
                 }
-                if !isPrepare { results.append(rows) }
+                if preparedName == nil { results.append(rows) }
                 if !isHealthy { break }
             }
             if isHealthy, let sync = PQgetResult(handle) {
@@ -82,7 +85,8 @@ extension PostgresConnection {
             close()
         }
         if let failure {
-            // A statement whose preparation failed (or never ran) must be prepared again next time.
+            // A statement whose preparation failed or never ran must be prepared again next time (one the server
+            // accepted stays prepared: preparing it again would fail with "already exists").
             for name in newlyPrepared { prepared.remove(name) }
             throw failure
         }

@@ -108,6 +108,20 @@ struct PostgresConnectionTests {
         let after = try connection.pipeline([(select, [PostgresBinary.int8(Int64.min)])])
         #expect(after[0].count == 3, "the failed insert (an implicit transaction) stored nothing")
         #expect(try connection.query("SELECT count(*) FROM \(table)") == [["3"]], "plain queries work after a pipeline")
+
+        // On a fresh connection, a statement prepared in a pipeline whose execution then fails stays prepared: the
+        // next pipeline uses it without preparing it again.
+        let fresh = try PostgresConnection(url: Self.url())
+        defer { fresh.close() }
+        let row = { (id: Int64) in
+            [
+                PostgresBinary.int8Array([id]), PostgresBinary.int4Array([0]), PostgresBinary.boolArray([false]),
+                PostgresBinary.byteaArray([[]]),
+            ]
+        }
+        #expect(throws: StoreError.self) { try fresh.pipeline([(insert, row(-5))]) }
+        try fresh.pipeline([(insert, row(8))])
+        #expect(try fresh.query("SELECT count(*) FROM \(table)") == [["4"]])
     }
 
     @Test("an unreachable server fails within the connect timeout instead of hanging")
