@@ -3,7 +3,6 @@ import EtcdClient
 import Foundation
 import GRPCWire
 import SwiftProtobuf
-import Synchronization
 
 /// Drives Kubernetes-like traffic at an etcd API server with concurrent clients (Kelson's own gRPC client) and
 /// records every operation for `LinearizabilityChecker`, plus one `prev_kv` watch over the whole key space for
