@@ -43,6 +43,9 @@ public struct KelsonConfiguration: Sendable {
     public var auth = false
     /// etcd's `--auth-token-ttl`: a simple token lives this long after its last use.
     public var authTokenTTL: Duration = .seconds(300)
+    /// Where lease expiry reads the time. Embedders and tests may drive it (`ManualLeaseClock`: leases expire only
+    /// when it is advanced); `kelson etcd` uses the system clock.
+    public var leaseClock: any LeaseClock = SystemLeaseClock()
 
     public init() {}
 

@@ -45,6 +45,7 @@ public final class KelsonServer: Sendable {
 
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.maximumTxnOperations = configuration.maximumTxnOperations
+        storeConfiguration.leaseClock = configuration.leaseClock
         let backend = try configuration.resolvedDatastore.openBackend()
         store = try Store(backend: backend, configuration: storeConfiguration, logger: logger)
 
@@ -121,15 +122,25 @@ public final class KelsonServer: Sendable {
     }
 }
 
-/// Keeps the store open while the group runs; closes it (after queued writes commit) on shutdown.
+/// Keeps the store open while the group runs; closes it (after queued writes commit) on shutdown. Should the store
+/// stop (a failed fsync: `Store.failure`), this service fails, so the whole server shuts down and `kelson etcd`
+/// exits with an error for its supervisor to restart it, as etcd exits on a failed fsync: the restart recovers
+/// from what is really on disk.
 struct StoreService: Service {
     let store: Store
     let logger: Logger
 
     func run() async throws {
-        try? await gracefulShutdown()
-        store.close()
-        logger.info("store closed", metadata: ["revision": "\(store.revision)"])
+        defer {
+            store.close()
+            logger.info("store closed", metadata: ["revision": "\(store.revision)"])
+        }
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if let failure = store.failure { throw KelsonError("the store stopped: \(failure.detail)") }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 }
 

@@ -52,6 +52,10 @@ final class Committer: @unchecked Sendable {
     /// compacted history.
     private let shared: Bool
     private let leadsMaintenance = Atomic<Bool>(false)
+    /// Set once a write may have reached the disk without being known durable (see `fail`).
+    private let failureState = Mutex<StoreError?>(nil)
+    private let hasFailed = Atomic<Bool>(false)
+    private let onFailure: @Sendable (StoreError) -> Void
 
     // `queue` is guarded by `worker.condition`.
     private let worker = WorkerThread()
@@ -67,12 +71,14 @@ final class Committer: @unchecked Sendable {
 
     init(
         backend: any LogBackend, configuration: StoreConfiguration, logger: Logger,
-        onCommit: @escaping @Sendable ([CommittedRevision], Int64) -> Void
+        onCommit: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
+        onFailure: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) throws {
         self.backend = backend
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
+        self.onFailure = onFailure
         // Only backends that defer durability get a syncer; otherwise the committer publishes and acknowledges
         // itself: a second thread saves it work under load but costs every write a thread hand-off, which
         // measured worse for one client and for watch latency than it gained at 16 and 64 (docs/benchmarks.md).
@@ -85,9 +91,47 @@ final class Committer: @unchecked Sendable {
         self.follower = follower
         var forward: (@Sendable (SyncBatch) -> Void)?
         if let follower { forward = { batch in follower.enqueue(batch) } }
+        let failed = FailureForwarder()
         syncer =
             backend.defersDurability
-            ? Syncer(backend: backend, logger: logger, onDurable: onCommit, forward: forward) : nil
+            ? Syncer(
+                backend: backend, logger: logger, onDurable: onCommit, forward: forward,
+                onFinalFailure: { failed.committer?.fail($0) }) : nil
+        failed.committer = self
+    }
+
+    /// Set once the store stopped writing and answering because a write may be on disk without being known
+    /// durable; nil while all is well (one atomic load).
+    var failure: StoreError? { hasFailed.load(ordering: .acquiring) ? failureState.withLock { $0 } : nil }
+
+    /// Stops the store for good: a write reached the disk, or may have, but the backend could not say it is
+    /// durable (a failed fsync). Retrying could report success for data the kernel already dropped, and answering
+    /// reads could show what a crash takes back, so from now on every write and read fails with this error until
+    /// the process restarts and recovers from what is really on disk (etcd stops on a failed fsync too).
+    func fail(_ error: StoreError) {
+        let first = failureState.withLock { state in
+            guard state == nil else { return false }
+            state = error
+            return true
+        }
+        guard first else { return }
+        hasFailed.store(true, ordering: .releasing)
+        logger.critical(
+            "the store stopped: writes and reads are refused until a restart", metadata: ["error": "\(error)"])
+        onFailure(error)
+    }
+
+    /// After a group failed on a backend that only this process writes: either the backend rolled it back (its
+    /// revisions are what they were, and the next group goes on), or it may have committed it (a failed fsync
+    /// after the commit, or no answer at all), and the store stops (`fail`).
+    private func confirmRolledBack(after error: StoreError) {
+        let state = try? backend.read { ($0.revision, $0.compactRevision) }
+        if let state, state == (revision, compactRevision) { return }
+        fail(
+            StoreError(
+                .backendFailure,
+                "a write failed after it may have reached the disk; the store refuses writes and reads until "
+                    + "restarted: \(error.detail)"))
     }
 
     /// Shared backends: asks the backend whether this process holds the maintenance role (lease expiry and
@@ -198,7 +242,7 @@ final class Committer: @unchecked Sendable {
     }
 
     private func commit(_ group: [PendingWrite]) {
-        if let failure = syncer?.failed {
+        if let failure {
             for write in group { write.completion(.failure(failure)) }
             return
         }
@@ -240,7 +284,8 @@ final class Committer: @unchecked Sendable {
         } catch {
             let failure = (error as? StoreError) ?? StoreError(.backendFailure, "\(error)")
             logger.error("commit of \(group.count) writes failed", metadata: ["error": "\(failure)"])
-            for write in group { write.completion(.failure(failure)) }
+            if !shared { confirmRolledBack(after: failure) }
+            for write in group { write.completion(.failure(self.failure ?? failure)) }
             return
         }
         StoreMetrics.commitDuration.recordNanoseconds(Self.nanoseconds(since: started))
@@ -374,4 +419,9 @@ final class Committer: @unchecked Sendable {
         physicalCompactionWaiters = remaining
         if !finished.acknowledgements.isEmpty { publish(finished) }
     }
+}
+
+/// Lets the syncer, created before the committer is complete, reach it.
+private final class FailureForwarder: @unchecked Sendable {
+    weak var committer: Committer?
 }

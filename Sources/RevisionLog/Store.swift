@@ -36,8 +36,6 @@ public final class Store: Sendable {
     let lessor: Lessor
     /// Set when other processes share the backend (see `SharedLogBackend`): leases live there.
     let sharedBackend: (any SharedLogBackend)?
-    /// Reads wait until what they saw is durable only when the backend defers durability.
-    private let gatesReads: Bool
     /// Shared backends: expired leases whose revoke is queued (so a lease is not queued twice).
     let revoking = Mutex<Set<Int64>>([])
 
@@ -49,15 +47,18 @@ public final class Store: Sendable {
         self.backend = backend
         self.configuration = configuration
         let owner = WeakStore()
-        committer = try Committer(backend: backend, configuration: configuration, logger: logger) { revisions, head in
-            owner.store?.currentRevision.store(head, ordering: .releasing)
-            owner.store?.notify(revisions)
-            owner.store?.durable.advance(to: head)
-        }
+        committer = try Committer(
+            backend: backend, configuration: configuration, logger: logger,
+            onCommit: { revisions, head in
+                owner.store?.currentRevision.store(head, ordering: .releasing)
+                owner.store?.notify(revisions)
+                owner.store?.durable.advance(to: head)
+            },
+            // Reads waiting for a revision that will never be durable now get the failure.
+            onFailure: { _ in owner.store?.durable.releaseAll() })
         currentRevision = Atomic(committer.initialRevision)
         durable = DurableRevision(committer.initialRevision)
         sharedBackend = backend as? any SharedLogBackend
-        gatesReads = backend.defersDurability
         lessor = Lessor(
             clock: configuration.leaseClock, leases: sharedBackend == nil ? try backend.read { try $0.leases() } : [])
         owner.store = self  // set before the committer thread starts, which orders it before any read
@@ -67,6 +68,10 @@ public final class Store: Sendable {
         }
         committer.start()
     }
+
+    /// Set once the store stopped because a write may be on disk without being known durable (a failed fsync):
+    /// every write and read fails with it until the process opens the store again (see `Committer.fail`).
+    public var failure: StoreError? { committer.failure }
 
     /// The latest committed (durable and published) revision.
     public var revision: Int64 { currentRevision.load(ordering: .acquiring) }
@@ -94,11 +99,23 @@ public final class Store: Sendable {
     public func range(
         _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
     ) {
-        let result = Result { () throws(StoreError) in try range(request) }
-        guard gatesReads, case .success(let answer) = result, !durable.isDurable(answer.revision) else {
+        answerWhenDurable(Result { () throws(StoreError) in try range(request) }, { $0.revision }, completion)
+    }
+
+    /// Answers a read once everything it saw is durable: a snapshot can hold a group committed but not yet
+    /// synced (its fsync still running, or deferred by the backend), which a crash could still take back. If the
+    /// store stops meanwhile (`Committer.fail`), the read gets that failure instead.
+    private func answerWhenDurable<Answer: Sendable>(
+        _ result: Result<Answer, StoreError>, _ revision: (Answer) -> Int64,
+        _ completion: @escaping @Sendable (Result<Answer, StoreError>) -> Void
+    ) {
+        guard case .success(let answer) = result, !durable.isDurable(revision(answer)) else {
             return completion(result)
         }
-        whenDurable(answer.revision) { completion(result) }
+        whenDurable(revision(answer)) { [self] in
+            if let failure = committer.failure { return completion(.failure(failure)) }
+            completion(result)
+        }
     }
 
     /// A range from a snapshot that may include a group whose sync is still running (see `range(_:completion:)`).
@@ -162,8 +179,10 @@ public final class Store: Sendable {
         }
     }
 
+    /// Every read goes through here: none is answered once the store stopped (`Committer.fail`).
     func read<Result>(_ body: (any BackendReader) throws -> Result) throws(StoreError) -> Result {
-        try backendCall { try $0.read(body) }
+        if let failure = committer.failure { throw failure }
+        return try backendCall { try $0.read(body) }
     }
 
     // MARK: Writes (callback form: no task per call; the callback runs on the committer thread)
@@ -188,12 +207,8 @@ public final class Store: Sendable {
             return completion(.failure(error))
         }
         if request.isReadOnly {
-            let result = Result { () throws(StoreError) in try readOnlyTxn(request) }
-            guard gatesReads, case .success(let answer) = result, !durable.isDurable(answer.revision) else {
-                return completion(result)
-            }
-            whenDurable(answer.revision) { completion(result) }
-            return
+            return answerWhenDurable(
+                Result { () throws(StoreError) in try readOnlyTxn(request) }, { $0.revision }, completion)
         }
         committer.submit(PendingWrite(operation: .txn(request)) { completion($0.map { $0.txn! }) })
     }

@@ -27,6 +27,8 @@ final class Syncer: @unchecked Sendable {
     /// A shared backend's failed sync is a lost connection, not a lost fsync (PostgreSQL stops itself on those):
     /// the groups it covered fail with its error, and the next sync is tried again.
     private let failuresAreFinal: Bool
+    /// Told of a final failure, so the whole store stops (`Committer.fail`).
+    private let onFinalFailure: @Sendable (StoreError) -> Void
 
     // `queue` and `failure` are guarded by `worker.condition`.
     private let worker = WorkerThread()
@@ -36,8 +38,10 @@ final class Syncer: @unchecked Sendable {
 
     init(
         backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
-        forward: (@Sendable (SyncBatch) -> Void)? = nil
+        forward: (@Sendable (SyncBatch) -> Void)? = nil,
+        onFinalFailure: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) {
+        self.onFinalFailure = onFinalFailure
         self.backend = backend
         self.logger = logger
         self.onDurable = onDurable
@@ -46,13 +50,6 @@ final class Syncer: @unchecked Sendable {
     }
 
     func start() { worker.start(name: "kelson-syncer") { [self] in run() } }
-
-    /// Set once a sync failed; the committer refuses new groups from then on.
-    var failed: StoreError? {
-        condition.lock()
-        defer { condition.unlock() }
-        return failure
-    }
 
     func enqueue(_ batch: SyncBatch) {
         condition.lock()
@@ -91,6 +88,7 @@ final class Syncer: @unchecked Sendable {
                     condition.lock()
                     self.failure = error
                     condition.unlock()
+                    onFinalFailure(error)
                 }
             }
             for batch in batches {
@@ -121,6 +119,8 @@ final class DurableRevision: Sendable {
     private struct State {
         var revision: Int64
         var waiters: [(revision: Int64, body: @Sendable () -> Void)] = []
+        /// Set by `releaseAll`: nothing will become durable any more, so no body waits.
+        var stopped = false
     }
 
     private let state: Mutex<State>
@@ -133,11 +133,21 @@ final class DurableRevision: Sendable {
     /// Runs `body` now if `revision` is durable, else once it is (on the thread that publishes it).
     func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {
         let now = state.withLock { state in
-            if revision <= state.revision { return true }
+            if revision <= state.revision || state.stopped { return true }
             state.waiters.append((revision, body))
             return false
         }
         if now { body() }
+    }
+
+    /// Runs every waiting body now (the store stopped; they answer with its failure).
+    func releaseAll() {
+        let ready = state.withLock { state in
+            state.stopped = true
+            defer { state.waiters = [] }
+            return state.waiters.map(\.body)
+        }
+        for body in ready { body() }
     }
 
     func advance(to revision: Int64) {
