@@ -12,6 +12,8 @@ let package = Package(
         // The core and its SQLite backend on their own, for Benchmarks/ (a separate package) and embedders.
         .library(name: "RevisionLog", targets: ["RevisionLog"]),
         .library(name: "SQLiteBackend", targets: ["SQLiteBackend"]),
+        // The history checker and the fuzz traffic, for Fuzz/ (a separate package built with libFuzzer).
+        .library(name: "Robustness", targets: ["Robustness"]),
         .executable(name: "kelson", targets: ["kelson"]),
     ],
     dependencies: [
@@ -105,7 +107,10 @@ let package = Package(
         .target(
             name: "Robustness",
             dependencies: [
-                "EtcdAPI", "EtcdClient", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "EtcdAPI", "EtcdClient", "GRPCWire", "Kelson", "RevisionLog",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RobustnessTests", dependencies: ["Robustness"]),
