@@ -46,7 +46,7 @@ extension IntegrationTests {
         private static func settle(_ pid: Int32, toAtMost bound: (Int, Int)?) async throws -> (Int, Int) {
             var settled = (descriptors(pid), threads(pid))
             for _ in 0..<50 {
-                if let bound, settled.0 <= bound.0, settled.1 <= bound.1 { break }
+                if let bound, settled.0 <= bound.0, settled.1 <= bound.1 + 4 { break }
                 try await Task.sleep(for: .milliseconds(100))
                 settled = (descriptors(pid), threads(pid))
             }
@@ -54,7 +54,7 @@ extension IntegrationTests {
         }
 
         @Test(
-            "a second round of heavy load, with clients coming and going, leaves no more descriptors or threads than the first"
+            "a second round of heavy load, with clients coming and going, leaves no more descriptors than the first, nor a thread per client"
         )
         func noDescriptorOrThreadGrowth() async throws {
             let server = try ServerProcess.launch(.kelson)
@@ -70,7 +70,9 @@ extension IntegrationTests {
                 settled.0 <= baseDescriptors,
                 "descriptors: \(baseDescriptors) after the first round, \(settled.0) after the second")
             #expect(
-                settled.1 <= baseThreads, "threads: \(baseThreads) after the first round, \(settled.1) after the second"
+                // Thread pools (Dispatch, NIO) grow and shrink by a few on their own; a thread per client would be more.
+                settled.1 <= baseThreads + 4,
+                "threads: \(baseThreads) after the first round, \(settled.1) after the second"
             )
         }
     }
