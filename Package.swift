@@ -136,7 +136,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench", "RevisionLog"]),
-        .testTarget(name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting"]),
+        .testTarget(
+            name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness"]

@@ -5,20 +5,39 @@ import RevisionLog
 import Synchronization
 
 /// Wakes the store's log follower when another process commits: a dedicated connection runs
-/// `LISTEN kelson_log` and waits on its socket. Notifications carry the writer's token, so a process's own
+/// `LISTEN` on the store's channel (`PostgresSchema.channelQuery`) and waits on its socket. Notifications carry the writer's token, so a process's own
 /// commits (which its committer already published) do not wake it. The log stays the source of truth: a
 /// wake-up only makes the follower read new revisions now; it also wakes on a slow poll and after the
 /// connection came back, so a lost notification costs latency, never an event.
+///
+/// A commit's NOTIFY costs every commit PostgreSQL's notification lock and a wake-up of each listening backend,
+/// so a process sends it only while another process listens (`othersListen`). Listeners say so with
+/// `hello <token>` notifications: one when they connect (answered at once by every process that did not know
+/// them, so both sides know each other within a round trip) and one every `heartbeat`. A process that has not
+/// been heard for `peerTimeout` counts as gone. Until a newcomer is known its peers' commits are not notified, so
+/// the newcomer reads the log once more shortly after its hello; the slow poll covers anything later still.
 final class CommitListener: Sendable {
     private let connector: Connector
+    private let channel: String
     private let token: String
     private let fallbackPoll: Duration
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
+    private let othersListening = Atomic<Bool>(false)
+    private static let heartbeat: Duration = .seconds(1)
+    private static let peerTimeout: Duration = .seconds(5)
+    /// After its hello, a newcomer reads the log again this much later: commits whose writers had not yet heard
+    /// the hello were not notified.
+    private static let catchUp: Duration = .milliseconds(250)
+    static let helloPrefix = "hello "
 
-    init(connector: Connector, token: String, fallbackPoll: Duration) {
+    /// True while another process listens for commits, so a commit should send its NOTIFY.
+    var othersListen: Bool { othersListening.load(ordering: .relaxed) }
+
+    init(connector: Connector, channel: String, token: String, fallbackPoll: Duration) {
         self.connector = connector
+        self.channel = channel
         self.token = token
         self.fallbackPoll = fallbackPoll
     }
@@ -41,17 +60,24 @@ final class CommitListener: Sendable {
     private func run(_ wake: @Sendable () -> Void) {
         var connection: PostgresConnection?
         var lastWake = ContinuousClock.now
+        var lastHello = ContinuousClock.now
+        var catchUpAt: ContinuousClock.Instant?
+        var peers: [String: ContinuousClock.Instant] = [:]
+        let hello = "SELECT pg_notify('\(channel)', '\(Self.helloPrefix)\(token)')"
         while !stopping.load(ordering: .acquiring) {
             if connection == nil || !connection!.isHealthy {
                 connection?.close()
                 connection = nil
                 do {
                     let fresh = try connector.connect()
-                    try fresh.execute("LISTEN \(PostgresSchema.channel)")
+                    try fresh.execute("LISTEN \(channel)")
+                    try fresh.execute(hello)
                     connection = fresh
-                    // Commits made while nobody listened: read them now.
+                    // Commits made while nobody listened: read them now, and again once every peer heard the hello.
                     wake()
                     lastWake = .now
+                    lastHello = .now
+                    catchUpAt = .now + Self.catchUp
                 } catch {
                     Thread.sleep(forTimeInterval: 0.1)
                     continue
@@ -62,21 +88,38 @@ final class CommitListener: Sendable {
             var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, 100)
             var woken = false
+            var answer = false
             if ready > 0 {
                 if PQconsumeInput(handle) == 0 {
                     connection?.close()
                     connection = nil
                     continue
                 }
+                let now = ContinuousClock.now
                 while let notification = PQnotifies(handle) {
                     let payload = String(cString: notification.pointee.extra)
                     PQfreemem(notification)
-                    if payload != token { woken = true }
+                    let isHello = payload.hasPrefix(Self.helloPrefix)
+                    let sender = isHello ? String(payload.dropFirst(Self.helloPrefix.count)) : payload
+                    guard sender != token else { continue }
+                    if peers.updateValue(now, forKey: sender) == nil && isHello { answer = true }
+                    if !isHello { woken = true }
                 }
             }
-            if woken || ContinuousClock.now - lastWake >= fallbackPoll {
+            let now = ContinuousClock.now
+            if answer || now - lastHello >= Self.heartbeat {
+                if (try? current.execute(hello)) == nil { continue }
+                lastHello = now
+            }
+            peers = peers.filter { now - $0.value < Self.peerTimeout }
+            othersListening.store(!peers.isEmpty, ordering: .relaxed)
+            if let due = catchUpAt, now >= due {
+                woken = true
+                catchUpAt = nil
+            }
+            if woken || now - lastWake >= fallbackPoll {
                 wake()
-                lastWake = .now
+                lastWake = now
             }
         }
         connection?.close()

@@ -32,6 +32,8 @@ public final class PostgresBackend: SharedLogBackend {
     public let configuration: PostgresConfiguration
     /// Identifies this process in notifications, so it ignores its own commits.
     let token = UUID().uuidString
+    /// The store's notification channel (see `PostgresSchema.channelQuery`).
+    let channel: String
     private let connector: Connector
     private let writer: Mutex<PostgresConnection?>
     private let readers: ConnectionPool<PostgresConnection>
@@ -49,13 +51,17 @@ public final class PostgresBackend: SharedLogBackend {
         connector = Connector(url: configuration.url, timeoutSeconds: configuration.connectTimeoutSeconds)
         let connection = try connector.connect()
         try PostgresSchema.migrate(connection, createTables: configuration.createsTables)
+        guard let channel = try connection.execute(PostgresSchema.channelQuery).first?.first ?? nil else {
+            throw StoreError(.backendFailure, "PostgreSQL did not name the schema's notification channel")
+        }
+        self.channel = channel
         writer = Mutex(connection)
         let connector = connector
         readers = ConnectionPool(
             maximum: configuration.maximumReaders, open: { () throws(StoreError) in try connector.connect() },
             isUsable: { $0.isHealthy }, close: { $0.close() })
         listener = CommitListener(
-            connector: connector, token: token, fallbackPoll: configuration.fallbackPollInterval)
+            connector: connector, channel: channel, token: token, fallbackPoll: configuration.fallbackPollInterval)
     }
 
     public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
@@ -63,8 +69,37 @@ public final class PostgresBackend: SharedLogBackend {
         defer { readers.give(back: connection) }
         let state = try connection.execute(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \(PostgresView.stateQuery)")
-        defer { _ = try? connection.execute("COMMIT") }
+        // The COMMIT's answer is read by the connection's next user (it only ends a read-only snapshot).
+        defer { connection.send(withoutWaiting: "COMMIT") }
         return try body(PostgresView(connection: connection, state: state.first ?? []))
+    }
+
+    /// One round trip: the snapshot's BEGIN, the state row, the changes and the COMMIT in one pipeline of prepared
+    /// statements with binary results (no SQL to parse per call).
+    public func followerRead(from: Int64, through: Int64, limit: Int) throws -> (changes: [Change], head: Int64) {
+        try readers.with { connection in
+            let results: [[[[UInt8]?]]]
+            do {
+                results = try connection.pipeline([
+                    (PostgresView.Statements.beginSnapshot, []), (PostgresView.Statements.readState, []),
+                    (
+                        PostgresView.Statements.changesWithPrevious,
+                        [
+                            PostgresBinary.int8(from), PostgresBinary.int8(through),
+                            PostgresBinary.int8(Int64(max(limit, 1))),
+                        ]
+                    ),
+                    (PostgresView.Statements.commit, []),
+                ])
+            } catch {
+                _ = try? connection.execute("ROLLBACK")
+                throw error
+            }
+            guard let state = results[1].first, !state.isEmpty else {
+                throw StoreError(.corrupt, "kelson_state has no row")
+            }
+            return (try results[2].map(PostgresView.binaryChangeWithPrevious), try PostgresBinary.integer(state[0]))
+        }
     }
 
     public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
@@ -99,7 +134,10 @@ public final class PostgresBackend: SharedLogBackend {
                 if !wanted.isEmpty { try view.remember(prefetched: wanted, rows: opened[3]) }
                 let result = try body(view)
                 var closing = view.takePendingSteps()
-                if !closing.isEmpty { closing.append((PostgresView.Statements.notify, [PostgresBinary.text(token)])) }
+                if !closing.isEmpty && listener.othersListen {
+                    closing.append(
+                        (PostgresView.Statements.notify, [PostgresBinary.text(channel), PostgresBinary.text(token)]))
+                }
                 closing.append((PostgresView.Statements.commit, []))
                 try connection.pipeline(closing)
                 return result

@@ -12,6 +12,8 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     private(set) var handle: OpaquePointer?
     /// Names of the `PostgresStatement`s prepared on this connection (see `pipeline`).
     var prepared: Set<String> = []
+    /// A statement went out through `send(withoutWaiting:)` and its answer is not read yet (see `settle`).
+    private var unanswered = false
 
     /// Connects to `url` (`postgres://user:pass@host:port/db?sslmode=...`). libpq's `connect_timeout`
     /// bounds the attempt (default 5 s here), so an unreachable server fails instead of waiting forever.
@@ -65,6 +67,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     /// trip) and returns the rows of the last one. Takes no parameters: use it for fixed SQL.
     @discardableResult
     func execute(_ sql: String) throws(StoreError) -> [[String?]] {
+        settle()
         guard let handle else { throw StoreError.stopped }
         let result = PQexec(handle, sql)
         // PQexec keeps only the last result; on an error it is the error.
@@ -75,6 +78,7 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
     /// Runs one statement with text parameters (nil = NULL) and returns its rows as text (nil = NULL).
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> [[String?]] {
+        settle()
         guard let handle else { throw StoreError.stopped }
         var pointers = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { pointers.forEach { free($0) } }
@@ -87,6 +91,23 @@ final class PostgresConnection: @unchecked Sendable {  // one thread at a time
         }
         defer { PQclear(result) }
         return try rows(result, sql: sql)
+    }
+
+    /// Sends `sql` and returns without waiting for its answer, which the next call reads (`settle`): a read
+    /// transaction's COMMIT, whose round trip then overlaps the caller's work instead of adding to it. Its outcome
+    /// does not matter (a read-only transaction has nothing to lose); a lost connection shows in `isHealthy`.
+    func send(withoutWaiting sql: String) {
+        settle()
+        guard let handle else { return }
+        if PQsendQuery(handle, sql) == 1 { unanswered = true }
+    }
+
+    /// Reads and drops the answer of a statement sent with `send(withoutWaiting:)`, if any.
+    func settle() {
+        guard unanswered else { return }
+        unanswered = false
+        guard let handle else { return }
+        while let result = PQgetResult(handle) { PQclear(result) }
     }
 
     private func rows(_ result: OpaquePointer?, sql: String) throws(StoreError) -> [[String?]] {

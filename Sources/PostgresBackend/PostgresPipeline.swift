@@ -21,6 +21,7 @@ extension PostgresConnection {
     /// was read, so the connection stays usable (an explicit transaction is then aborted: roll it back).
     @discardableResult
     func pipeline(_ steps: [Step]) throws(StoreError) -> [[[[UInt8]?]]] {
+        settle()
         guard let handle else { throw StoreError.stopped }
         guard PQenterPipelineMode(handle) == 1 else { throw lostOrFailed("cannot enter pipeline mode") }
         /// Each request sent, in order: a preparation (with the statement's name) or an execution.

@@ -12,8 +12,9 @@ import RevisionLog
 /// - `kelson_lease`: `id`, granted `ttl`, and `expires_at` (the database's clock): shared by all processes,
 ///   so a keep-alive sent to any of them counts, and whichever process runs lease expiry sees it.
 /// - `kelson_metadata`: small named values (member identity, auth state).
-/// Each commit sends `NOTIFY kelson_log` (payload: the writing process's token) so other processes read the
-/// new revisions at once instead of polling.
+/// While another process listens, each commit sends a notification on the schema's channel (`channelQuery`;
+/// payload: the writing process's token) so other processes read the new revisions at once instead of polling;
+/// listeners announce themselves on the same channel with `hello <token>` (see `CommitListener`).
 enum PostgresSchema {
     static let version = 1
     /// Advisory lock keys (two-key form: a constant and the schema's hash, so Kelson stores in different schemas of
@@ -21,7 +22,9 @@ enum PostgresSchema {
     /// together do not race. Maintenance: held by the one process that runs lease expiry and compaction.
     static let migrationLock = "1801807219, hashtext(current_schema())"
     static let maintenanceLock = "1801807220, hashtext(current_schema())"
-    static let channel = "kelson_log"
+    /// The notification channel of the store in the connection's schema: `kelson_log_` and the schema's hash, so
+    /// stores in different schemas of one database neither wake nor count each other.
+    static let channelQuery = "SELECT 'kelson_log_' || to_hex(hashtext(current_schema()))"
 
     static let create = """
         CREATE TABLE kelson_state (

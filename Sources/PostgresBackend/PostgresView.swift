@@ -347,7 +347,7 @@ final class PostgresView: BackendWriter {
     }
 
     /// Columns: key, create_revision, mod_revision, version, lease, value, in binary.
-    private static func binaryKeyValue(_ row: [[UInt8]?]) throws(StoreError) -> KeyValue {
+    static func binaryKeyValue(_ row: [[UInt8]?]) throws(StoreError) -> KeyValue {
         guard row.count >= 6 else { throw StoreError(.corrupt, "expected 6 columns, got \(row.count)") }
         return KeyValue(
             key: try PostgresBinary.bytes(row[0]), createRevision: try PostgresBinary.integer(row[1]),
@@ -414,10 +414,51 @@ extension PostgresView {
                 compacted_through = coalesce($3, compacted_through) WHERE id = 1
                 """,
             parameterTypes: [PostgresBinary.OID.int8, PostgresBinary.OID.int8, PostgresBinary.OID.int8])
-        /// Payload: the writing process's token.
+        /// Channel (`PostgresSchema.channelQuery`), then payload: the writing process's token.
         static let notify = PostgresStatement(
-            name: "kelson_notify", sql: "SELECT pg_notify('\(PostgresSchema.channel)', $1)",
-            parameterTypes: [PostgresBinary.OID.text])
+            name: "kelson_notify", sql: "SELECT pg_notify($1, $2)",
+            parameterTypes: [PostgresBinary.OID.text, PostgresBinary.OID.text])
         static let commit = PostgresStatement(name: "kelson_commit", sql: "COMMIT", parameterTypes: [])
+
+        // The log follower's read (`PostgresBackend.followerRead`): one snapshot, one round trip.
+        static let beginSnapshot = PostgresStatement(
+            name: "kelson_begin_snapshot", sql: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", parameterTypes: [])
+        static let readState = PostgresStatement(name: "kelson_read_state", sql: stateQuery, parameterTypes: [])
+        /// Changes with `$1 <= revision <= $2`, at most `$3` but never splitting a revision (the last one is read
+        /// whole), each with its key's row just before it. Columns: `changeColumns`, then the previous row's
+        /// `logColumns` and `deleted` (NULL when the key had no earlier row).
+        static let changesWithPrevious = PostgresStatement(
+            name: "kelson_changes_with_previous",
+            sql: """
+                SELECT c.revision, c.sub_revision, c.key, c.deleted, c.create_revision, c.version, c.lease, c.value,
+                  p.key, p.create_revision, p.revision, p.version, p.lease, p.value, p.deleted
+                FROM kv_log c LEFT JOIN LATERAL (
+                  SELECT key, create_revision, revision, version, lease, value, deleted FROM kv_log
+                  WHERE key = c.key AND revision < c.revision ORDER BY revision DESC, sub_revision DESC LIMIT 1
+                ) p ON true
+                WHERE c.revision >= $1 AND c.revision <= (
+                  SELECT max(revision) FROM (
+                    SELECT revision FROM kv_log WHERE revision >= $1 AND revision <= $2
+                    ORDER BY revision, sub_revision LIMIT $3) first)
+                ORDER BY c.revision, c.sub_revision
+                """,
+            parameterTypes: [PostgresBinary.OID.int8, PostgresBinary.OID.int8, PostgresBinary.OID.int8])
+    }
+
+    /// A row of `Statements.changesWithPrevious`: the change, with `previous` set unless it is a create or the
+    /// key's earlier row is missing or a tombstone.
+    static func binaryChangeWithPrevious(_ row: [[UInt8]?]) throws(StoreError) -> Change {
+        guard row.count == 15 else { throw StoreError(.corrupt, "expected 15 columns, got \(row.count)") }
+        let keyValue = KeyValue(
+            key: try PostgresBinary.bytes(row[2]), createRevision: try PostgresBinary.integer(row[4]),
+            modRevision: try PostgresBinary.integer(row[0]), version: try PostgresBinary.integer(row[5]),
+            value: try PostgresBinary.bytes(row[7]), lease: try PostgresBinary.integer(row[6]))
+        var change = Change(
+            kind: try PostgresBinary.bool(row[3]) ? .delete : .put, keyValue: keyValue,
+            subRevision: try PostgresBinary.integer(row[1]))
+        if !change.isCreate, row[8] != nil, try !PostgresBinary.bool(row[14]) {
+            change.previous = try binaryKeyValue(Array(row[8...13]))
+        }
+        return change
     }
 }

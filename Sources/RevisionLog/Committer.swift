@@ -86,8 +86,10 @@ final class Committer: @unchecked Sendable {
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
         shared = backend is any SharedLogBackend
-        let follower =
-            shared ? LogFollower(backend: backend, published: revision, logger: logger, onPublish: onCommit) : nil
+        let published = revision
+        let follower = (backend as? any SharedLogBackend).map {
+            LogFollower(backend: $0, published: published, logger: logger, onPublish: onCommit)
+        }
         self.follower = follower
         var forward: (@Sendable (SyncBatch) -> Void)?
         if let follower { forward = { batch in follower.enqueue(batch) } }

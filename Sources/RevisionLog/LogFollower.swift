@@ -12,7 +12,7 @@ import Logging
 /// are still acknowledged (their writes are committed), and their revisions are published once the gap
 /// before them is filled.
 final class LogFollower: @unchecked Sendable {
-    private let backend: any LogBackend
+    private let backend: any SharedLogBackend
     private let logger: Logger
     private let onPublish: @Sendable ([CommittedRevision], Int64) -> Void
     /// Revisions read from the log per round (whole revisions, so a little more).
@@ -27,13 +27,16 @@ final class LogFollower: @unchecked Sendable {
     // Owned by the follower thread.
     private var published: Int64
     private var held: [CommittedRevision] = []
+    /// Every revision up to this one is known durable (see `run`), so publishing it needs no sync of its own.
+    private var syncedThrough: Int64
 
     init(
-        backend: any LogBackend, published: Int64, logger: Logger,
+        backend: any SharedLogBackend, published: Int64, logger: Logger,
         onPublish: @escaping @Sendable ([CommittedRevision], Int64) -> Void
     ) {
         self.backend = backend
         self.published = published
+        syncedThrough = published
         self.logger = logger
         self.onPublish = onPublish
     }
@@ -79,17 +82,13 @@ final class LogFollower: @unchecked Sendable {
             for batch in batches {
                 held.append(contentsOf: batch.committed.filter { $0.revision > published })
                 target = max(target, batch.head)
+                // The syncer forwards a group only after a sync that began after its commit; the revisions below
+                // it were committed earlier still (the log's lock orders every process's commits), so that sync
+                // made them durable too.
+                syncedThrough = max(syncedThrough, batch.head)
             }
             held.sort { $0.revision < $1.revision }
-            var ok = true
-            if readHead {
-                do {
-                    target = max(target, try backend.read { $0.revision })
-                } catch {
-                    ok = false
-                }
-            }
-            if ok { ok = publish(through: target) }
+            let ok = publish(through: target, readingHead: readHead)
             retryAt = ok && held.isEmpty ? nil : Date().addingTimeInterval(0.05)
             // Committed either way; only publication may lag.
             for batch in batches {
@@ -100,9 +99,12 @@ final class LogFollower: @unchecked Sendable {
         }
     }
 
-    /// Publishes every revision up to `target` in order; false when the log could not be read.
-    private func publish(through target: Int64) -> Bool {
-        while published < target {
+    /// Publishes every revision up to `target` in order (and, with `readingHead`, up to the log's head as well,
+    /// learned in the same snapshot as the first read); false when the log could not be read or synced.
+    private func publish(through initialTarget: Int64, readingHead: Bool) -> Bool {
+        var target = initialTarget
+        var mustRead = readingHead
+        while published < target || mustRead {
             held.removeAll { $0.revision <= published }
             if let first = held.first, first.revision == published + 1 {
                 var run = 0
@@ -113,22 +115,27 @@ final class LogFollower: @unchecked Sendable {
                 onPublish(revisions, published)
                 continue
             }
-            let through = min(target, (held.first?.revision ?? target + 1) - 1)
+            // Up to the next held revision; with no bound known yet (a head read), as far as the log goes.
+            let bound = held.first.map { $0.revision - 1 } ?? (mustRead ? Int64.max : target)
             let changes: [Change]
+            let head: Int64
             do {
                 // Watchers asking for prev_kv need the state one revision earlier.
-                changes = try backend.read { reader in
-                    try reader.changesWithPrevious(from: published + 1, through: through, limit: readLimit)
-                }
+                (changes, head) = try backend.followerRead(from: published + 1, through: bound, limit: readLimit)
             } catch {
                 logger.warning(
                     "cannot read the log to publish other processes' writes; retrying",
                     metadata: ["error": "\(error)"])
                 return false
             }
+            mustRead = false
+            target = max(target, head)
+            let through = min(bound, head)
+            if through <= published { continue }
             // Another process's commit may be visible before it is durable (its commit does not wait for the
-            // flush): make it durable before any watcher sees it.
-            if backend.defersDurability {
+            // flush): make it durable before any watcher sees it. Not needed below a revision this process
+            // already synced, which is the common case while this process writes too.
+            if backend.defersDurability, (changes.last?.revision ?? through) > syncedThrough {
                 do {
                     try backend.sync()
                 } catch {
@@ -137,6 +144,8 @@ final class LogFollower: @unchecked Sendable {
                         metadata: ["error": "\(error)"])
                     return false
                 }
+                // The sync began after this snapshot, so it covers everything the snapshot held.
+                syncedThrough = max(syncedThrough, head)
             }
             guard let firstRevision = changes.first?.revision, firstRevision == published + 1 else {
                 // Compacted away (or never written): nothing to deliver below the next revision that exists.

@@ -28,4 +28,15 @@ public protocol SharedLogBackend: LogBackend {
     func leaseIDs() throws -> [Int64]
     /// Gives every lease at least its full TTL from now (etcd does this when a new leader takes over expiry).
     func restartLeaseClocks() throws
+    /// The log follower's read: `BackendReader.changesWithPrevious` and the head revision, from one snapshot. It
+    /// runs for every batch of other processes' commits, so a backend answers it in as few round trips as it can.
+    func followerRead(from: Int64, through: Int64, limit: Int) throws -> (changes: [Change], head: Int64)
+}
+
+extension SharedLogBackend {
+    public func followerRead(from: Int64, through: Int64, limit: Int) throws -> (changes: [Change], head: Int64) {
+        try read { reader in
+            (try reader.changesWithPrevious(from: from, through: through, limit: limit), reader.revision)
+        }
+    }
 }
