@@ -62,6 +62,7 @@ final class CommitListener: Sendable {
         var lastWake = ContinuousClock.now
         var lastHello = ContinuousClock.now
         var catchUpAt: ContinuousClock.Instant?
+        var helloSent = true
         var peers: [String: ContinuousClock.Instant] = [:]
         let hello = "SELECT pg_notify('\(channel)', '\(Self.helloPrefix)\(token)')"
         while !stopping.load(ordering: .acquiring) {
@@ -77,6 +78,7 @@ final class CommitListener: Sendable {
                     wake()
                     lastWake = .now
                     lastHello = .now
+                    helloSent = true
                     catchUpAt = .now + Self.catchUp
                 } catch {
                     Thread.sleep(forTimeInterval: 0.1)
@@ -86,30 +88,38 @@ final class CommitListener: Sendable {
             guard let current = connection, let handle = current.handle else { continue }
             // Short waits so `stop` is prompt.
             var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, 100)
+            // No wait right after a hello: notifications may already sit in libpq's buffer.
+            let ready = poll(&descriptor, 1, helloSent ? 0 : 100)
+            helloSent = false
             var woken = false
             var answer = false
-            if ready > 0 {
-                if PQconsumeInput(handle) == 0 {
+            if ready > 0 && PQconsumeInput(handle) == 0 {
+                connection?.close()
+                connection = nil
+                continue
+            }
+            // Also what libpq already buffered while this thread sent its hello (the socket shows nothing then).
+            let received = ContinuousClock.now
+            while let notification = PQnotifies(handle) {
+                let payload = String(cString: notification.pointee.extra)
+                PQfreemem(notification)
+                let isHello = payload.hasPrefix(Self.helloPrefix)
+                let sender = isHello ? String(payload.dropFirst(Self.helloPrefix.count)) : payload
+                guard sender != token else { continue }
+                if peers.updateValue(received, forKey: sender) == nil && isHello { answer = true }
+                if !isHello { woken = true }
+            }
+            let now = ContinuousClock.now
+            if answer || now - lastHello >= Self.heartbeat {
+                do {
+                    try current.execute(hello)
+                } catch {
                     connection?.close()
                     connection = nil
                     continue
                 }
-                let now = ContinuousClock.now
-                while let notification = PQnotifies(handle) {
-                    let payload = String(cString: notification.pointee.extra)
-                    PQfreemem(notification)
-                    let isHello = payload.hasPrefix(Self.helloPrefix)
-                    let sender = isHello ? String(payload.dropFirst(Self.helloPrefix.count)) : payload
-                    guard sender != token else { continue }
-                    if peers.updateValue(now, forKey: sender) == nil && isHello { answer = true }
-                    if !isHello { woken = true }
-                }
-            }
-            let now = ContinuousClock.now
-            if answer || now - lastHello >= Self.heartbeat {
-                if (try? current.execute(hello)) == nil { continue }
                 lastHello = now
+                helloSent = true
             }
             peers = peers.filter { now - $0.value < Self.peerTimeout }
             othersListening.store(!peers.isEmpty, ordering: .relaxed)

@@ -69,7 +69,9 @@ public struct AutoCompactor: Sendable {
     public func run() async {
         var schedule = AutoCompactionSchedule(policy: policy)
         while !Task.isCancelled {
-            if let target = schedule.sample(at: .now, revision: store.revision) {
+            // Every process samples, so one that takes over maintenance has its history of samples; only the one
+            // holding the role compacts (several processes would otherwise compact the same store each).
+            if let target = schedule.sample(at: .now, revision: store.revision), store.runsMaintenance {
                 logger.info(
                     policy.isPeriodic ? "starting auto periodic compaction" : "starting auto revision compaction",
                     metadata: ["revision": "\(target)", "retention": "\(policy.retentionDescription)"])

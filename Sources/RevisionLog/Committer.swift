@@ -161,6 +161,10 @@ final class Committer: @unchecked Sendable {
     }
     private let roleChecked = Mutex<ContinuousClock.Instant?>(nil)
 
+    /// True when this process runs maintenance: always for a backend only it writes; for a shared one, while it
+    /// holds the role (as last checked by `refreshMaintenanceRole`).
+    var runsMaintenance: Bool { !shared || leadsMaintenance.load(ordering: .acquiring) }
+
     var initialRevision: Int64 { revision }
 
     func start() {

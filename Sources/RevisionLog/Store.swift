@@ -73,6 +73,11 @@ public final class Store: Sendable {
     /// every write and read fails with it until the process opens the store again (see `Committer.fail`).
     public var failure: StoreError? { committer.failure }
 
+    /// True when this process runs lease expiry and compaction on its own initiative: always, unless other processes
+    /// share the backend and another one holds that role (see `SharedLogBackend`). Auto-compaction asks this, as
+    /// only etcd's leader compacts automatically.
+    public var runsMaintenance: Bool { committer.runsMaintenance }
+
     /// The latest committed (durable and published) revision.
     public var revision: Int64 { currentRevision.load(ordering: .acquiring) }
 

@@ -9,9 +9,9 @@ import Testing
 /// under load loses no acknowledged write.
 @Suite("Kelson processes sharing PostgreSQL", .serialized)
 struct MultiProcessTests {
-    private func kelson(on datastore: String) throws -> ServerProcess {
+    private func kelson(on datastore: String, _ arguments: [String] = []) throws -> ServerProcess {
         var options = ServerOptions()
-        options.extraArguments = ["--datastore", datastore]
+        options.extraArguments = ["--datastore", datastore] + arguments
         let server = try KelsonProcess(options: options)
         try server.start()
         return server
@@ -163,6 +163,32 @@ struct MultiProcessTests {
         }
         #expect(gone, "the lease expired after the takeover")
         try await waitForLog(follower, "now runs lease expiry and compaction")
+    }
+
+    @Test("auto-compaction runs only in the process holding the maintenance role, and moves with it")
+    func autoCompactionFollowsRole() async throws {
+        let datastore = try TestPostgres.freshSchema()
+        let compaction = ["--auto-compaction-mode", "revision", "--auto-compaction-retention", "5"]
+        let leader = try kelson(on: datastore, compaction)
+        defer { leader.stop() }
+        try await waitForLog(leader, "now runs lease expiry and compaction")
+        let follower = try kelson(on: datastore, compaction)
+        defer { follower.stop() }
+        for index in 0..<20 {
+            _ = try Etcdctl.run(endpoint: follower.etcdctlEndpoint, ["put", "ac/\(index % 3)", "\(index)"])
+        }
+        try await waitForLog(leader, "completed auto compaction")
+        // Both sample every second; give the follower a few chances to compact on its own.
+        try await Task.sleep(for: .seconds(3))
+        let followerLog = (try? String(contentsOf: follower.logURL, encoding: .utf8)) ?? ""
+        #expect(!followerLog.contains("auto revision compaction"), "a process without the role compacted")
+
+        leader.kill(signal: SIGKILL)
+        try await waitForLog(follower, "now runs lease expiry and compaction")
+        for index in 0..<20 {
+            _ = try Etcdctl.run(endpoint: follower.etcdctlEndpoint, ["put", "ac/\(index % 3)", "again \(index)"])
+        }
+        try await waitForLog(follower, "completed auto compaction")
     }
 
     @Test("restarting PostgreSQL under load: errors during the outage, then recovery, and no acknowledged write lost")
