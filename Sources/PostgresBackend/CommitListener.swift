@@ -16,6 +16,9 @@ import Synchronization
 /// them, so both sides know each other within a round trip) and one every `heartbeat`. A process that has not
 /// been heard for `peerTimeout` counts as gone. Until a newcomer is known its peers' commits are not notified, so
 /// the newcomer reads the log once more shortly after its hello; the slow poll covers anything later still.
+///
+/// A transaction that changed a metadata value (auth state, alarms) also sends `meta <token>`, so other processes
+/// read those values again at once (and on the slow poll in any case).
 final class CommitListener: Sendable {
     private let connector: Connector
     private let channel: String
@@ -31,6 +34,8 @@ final class CommitListener: Sendable {
     /// the hello were not notified.
     private static let catchUp: Duration = .milliseconds(250)
     static let helloPrefix = "hello "
+    /// Payload prefix of a metadata change (auth state, alarms): other processes read those values again.
+    static let metadataPrefix = "meta "
 
     /// True while another process listens for commits, so a commit should send its NOTIFY.
     var othersListen: Bool { othersListening.load(ordering: .relaxed) }
@@ -42,10 +47,10 @@ final class CommitListener: Sendable {
         self.fallbackPoll = fallbackPoll
     }
 
-    func start(_ wake: @escaping @Sendable () -> Void) {
+    func start(commits: @escaping @Sendable () -> Void, metadata: @escaping @Sendable () -> Void) {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
-            run(wake)
+            run(commits: commits, metadata: metadata)
             finished.signal()
         }
         thread.name = "kelson-pg-listener"
@@ -57,7 +62,13 @@ final class CommitListener: Sendable {
         if started.load(ordering: .acquiring) { finished.wait() }
     }
 
-    private func run(_ wake: @Sendable () -> Void) {
+    /// `commits` and `metadata` as in `SharedLogBackend.watchExternalChanges`.
+    private func run(commits: @Sendable () -> Void, metadata: @Sendable () -> Void) {
+        // Everything may have changed unseen: after (re)connecting and on the slow poll.
+        func wake() {
+            commits()
+            metadata()
+        }
         var connection: PostgresConnection?
         var lastWake = ContinuousClock.now
         var lastHello = ContinuousClock.now
@@ -92,6 +103,7 @@ final class CommitListener: Sendable {
             let ready = poll(&descriptor, 1, helloSent ? 0 : 100)
             helloSent = false
             var woken = false
+            var metadataChanged = false
             var answer = false
             if ready > 0 && PQconsumeInput(handle) == 0 {
                 connection?.close()
@@ -104,10 +116,14 @@ final class CommitListener: Sendable {
                 let payload = String(cString: notification.pointee.extra)
                 PQfreemem(notification)
                 let isHello = payload.hasPrefix(Self.helloPrefix)
-                let sender = isHello ? String(payload.dropFirst(Self.helloPrefix.count)) : payload
+                let isMetadata = payload.hasPrefix(Self.metadataPrefix)
+                let sender =
+                    isHello
+                    ? String(payload.dropFirst(Self.helloPrefix.count))
+                    : isMetadata ? String(payload.dropFirst(Self.metadataPrefix.count)) : payload
                 guard sender != token else { continue }
                 if peers.updateValue(received, forKey: sender) == nil && isHello { answer = true }
-                if !isHello { woken = true }
+                if isMetadata { metadataChanged = true } else if !isHello { woken = true }
             }
             let now = ContinuousClock.now
             if answer || now - lastHello >= Self.heartbeat {
@@ -125,11 +141,15 @@ final class CommitListener: Sendable {
             othersListening.store(!peers.isEmpty, ordering: .relaxed)
             if let due = catchUpAt, now >= due {
                 woken = true
+                metadataChanged = true
                 catchUpAt = nil
             }
-            if woken || now - lastWake >= fallbackPoll {
+            if now - lastWake >= fallbackPoll {
                 wake()
                 lastWake = now
+            } else {
+                if woken { commits() }
+                if metadataChanged { metadata() }
             }
         }
         connection?.close()

@@ -134,9 +134,9 @@ public final class PostgresBackend: SharedLogBackend {
                 if !wanted.isEmpty { try view.remember(prefetched: wanted, rows: opened[3]) }
                 let result = try body(view)
                 var closing = view.takePendingSteps()
-                if !closing.isEmpty && listener.othersListen {
-                    closing.append(
-                        (PostgresView.Statements.notify, [PostgresBinary.text(channel), PostgresBinary.text(token)]))
+                if listener.othersListen {
+                    if !closing.isEmpty { closing.append(notification(token)) }
+                    if view.metadataChanged { closing.append(notification(CommitListener.metadataPrefix + token)) }
                 }
                 closing.append((PostgresView.Statements.commit, []))
                 try connection.pipeline(closing)
@@ -146,6 +146,11 @@ public final class PostgresBackend: SharedLogBackend {
                 throw error
             }
         }
+    }
+
+    /// A NOTIFY on the store's channel, sent with the transaction's COMMIT (see `CommitListener`).
+    private func notification(_ payload: String) -> PostgresConnection.Step {
+        (PostgresView.Statements.notify, [PostgresBinary.text(channel), PostgresBinary.text(payload)])
     }
 
     /// Commits return before their WAL is flushed (see `write`).
@@ -243,7 +248,11 @@ public final class PostgresBackend: SharedLogBackend {
 
     // MARK: SharedLogBackend
 
-    public func watchExternalCommits(_ wake: @escaping @Sendable () -> Void) { listener.start(wake) }
+    public func watchExternalChanges(
+        commits: @escaping @Sendable () -> Void, metadata: @escaping @Sendable () -> Void
+    ) {
+        listener.start(commits: commits, metadata: metadata)
+    }
 
     public func holdsMaintenanceRole() -> Bool {
         maintenance.withLock { state in

@@ -22,6 +22,8 @@ final class PostgresView: BackendWriter {
     private var overlay: [[UInt8]: LiveEntry] = [:]
     /// Head states fetched by `prefetch` (nil = known absent); the overlay takes precedence.
     private var prefetched: [[UInt8]: KeyValue?] = [:]
+    /// Set by `setMetadata`: the commit tells other processes (see `CommitListener`).
+    private(set) var metadataChanged = false
     private var pendingState: (revision: Int64?, compactRevision: Int64?, compactedThrough: Int64?) = (nil, nil, nil)
     /// Buffered changes above this many bytes are sent before the next one (bounds the statement size).
     private static let flushBytes = 4 << 20
@@ -239,6 +241,7 @@ final class PostgresView: BackendWriter {
     }
 
     func setMetadata(_ name: String, _ value: [UInt8]?) throws {
+        metadataChanged = true
         if let value {
             try connection.query(
                 """

@@ -2,7 +2,7 @@
 /// - takes the revision and compaction point from each write transaction (`BackendWriter.revision`), never from
 ///   memory, because another process may have committed since;
 /// - publishes to watchers through a `LogFollower`, which reads other processes' revisions from the log, in
-///   revision order, when `watchExternalCommits` wakes it (and on a slow poll as a safety net);
+///   revision order, when `watchExternalChanges` wakes it (and on a slow poll as a safety net);
 /// - runs lease expiry and physical compaction only while `holdsMaintenanceRole()` is true;
 /// - keeps lease expiry instants in the backend (the `…Lease…` methods), so a keep-alive sent to any process
 ///   counts.
@@ -10,9 +10,11 @@
 /// Lease times are the backend's clock plus how far the store's `LeaseClock` is from the real monotonic clock
 /// (zero for `SystemLeaseClock`; tests move a `ManualLeaseClock`), given once with `useLeaseClock`.
 public protocol SharedLogBackend: LogBackend {
-    /// Calls `wake` (on a backend thread) whenever another process may have committed, and after a lost
-    /// notification channel is back. Called once, before the store starts.
-    func watchExternalCommits(_ wake: @escaping @Sendable () -> Void)
+    /// Calls `commits` (on a backend thread) whenever another process may have committed, and `metadata` whenever
+    /// another process may have changed a metadata value (`BackendWriter.setMetadata`): each at once on that
+    /// process's notification, and both on the slow poll and after a lost notification channel is back. Called
+    /// once, before the store starts.
+    func watchExternalChanges(commits: @escaping @Sendable () -> Void, metadata: @escaping @Sendable () -> Void)
     /// True while this process holds the maintenance role; takes it when no process holds it. Cheap enough to
     /// call every half second.
     func holdsMaintenanceRole() -> Bool

@@ -33,6 +33,7 @@ public final class Store: Sendable {
     private let currentRevision: Atomic<Int64>
     private let durable: DurableRevision
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
+    private let metadataObservers = Mutex<[@Sendable () -> Void]>([])
     let lessor: Lessor
     /// Set when other processes share the backend (see `SharedLogBackend`): leases live there.
     let sharedBackend: (any SharedLogBackend)?
@@ -64,7 +65,8 @@ public final class Store: Sendable {
         owner.store = self  // set before the committer thread starts, which orders it before any read
         if let sharedBackend, let follower = committer.follower {
             sharedBackend.useLeaseClock(configuration.leaseClock)
-            sharedBackend.watchExternalCommits { follower.wake() }
+            sharedBackend.watchExternalChanges(
+                commits: { follower.wake() }, metadata: { owner.store?.notifyMetadataObservers() })
         }
         committer.start()
     }
@@ -92,6 +94,17 @@ public final class Store: Sendable {
     /// acknowledged. It must be quick and must not block.
     public func observeCommits(_ observer: @escaping @Sendable ([CommittedRevision]) -> Void) {
         observers.withLock { $0.append(observer) }
+    }
+
+    /// Registers a function called (on a backend thread) whenever another process sharing the backend may have
+    /// changed a metadata value, so a cache of one (auth state) can read it again; also every second or so as a
+    /// safety net. Never called when only this process writes the backend. It may read the store.
+    public func observeExternalMetadataChanges(_ observer: @escaping @Sendable () -> Void) {
+        metadataObservers.withLock { $0.append(observer) }
+    }
+
+    private func notifyMetadataObservers() {
+        for observer in metadataObservers.withLock({ $0 }) { observer() }
     }
 
     private func notify(_ revisions: [CommittedRevision]) {

@@ -191,6 +191,53 @@ struct MultiProcessTests {
         try await waitForLog(follower, "completed auto compaction")
     }
 
+    @Test("auth changed through one process holds at the other: enable, password change, disable")
+    func authAcrossProcesses() async throws {
+        let datastore = try TestPostgres.freshSchema()
+        let first = try kelson(on: datastore)
+        defer { first.stop() }
+        let second = try kelson(on: datastore)
+        defer { second.stop() }
+        func etcdctl(_ server: ServerProcess, _ arguments: String...) throws -> EtcdctlResult {
+            try Etcdctl.run(endpoint: server.etcdctlEndpoint, arguments)
+        }
+        /// Runs `arguments` at `server` until `done` holds (a change made at the other process arrives within
+        /// milliseconds by notification; the bound only keeps a broken build from hanging).
+        func eventually(
+            _ server: ServerProcess, _ arguments: [String], _ done: (EtcdctlResult) -> Bool
+        ) async throws -> EtcdctlResult {
+            var result = try Etcdctl.run(endpoint: server.etcdctlEndpoint, arguments)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !done(result) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                result = try Etcdctl.run(endpoint: server.etcdctlEndpoint, arguments)
+            }
+            return result
+        }
+
+        _ = try etcdctl(first, "user", "add", "root", "--new-user-password=rootpw")
+        _ = try etcdctl(first, "role", "add", "root")
+        _ = try etcdctl(first, "user", "grant-role", "root", "root")
+        #expect(try etcdctl(first, "auth", "enable").exitCode == 0)
+
+        let refused = try await eventually(second, ["put", "k", "v"]) { $0.exitCode != 0 }
+        #expect(refused.stderr.contains("etcdserver: user name is empty"), "\(refused)")
+        #expect(try etcdctl(second, "--user", "root:rootpw", "put", "k", "v").exitCode == 0)
+
+        let changed = try Etcdctl.run(
+            endpoint: first.etcdctlEndpoint,
+            ["--user", "root:rootpw", "user", "passwd", "root", "--interactive=false"],
+            stdin: "newpw\n")
+        #expect(changed.exitCode == 0, "\(changed)")
+        let oldPassword = try await eventually(second, ["--user", "root:rootpw", "get", "k"]) { $0.exitCode != 0 }
+        #expect(oldPassword.stderr.contains("authentication failed"), "\(oldPassword)")
+        #expect(try etcdctl(second, "--user", "root:newpw", "get", "k").exitCode == 0)
+
+        #expect(try etcdctl(first, "--user", "root:newpw", "auth", "disable").exitCode == 0)
+        let open = try await eventually(second, ["put", "k", "w"]) { $0.exitCode == 0 }
+        #expect(open.exitCode == 0, "\(open)")
+    }
+
     @Test("restarting PostgreSQL under load: errors during the outage, then recovery, and no acknowledged write lost")
     func postgresRestart() async throws {
         let postgres = try OwnPostgres()

@@ -59,6 +59,26 @@ final class AuthStore: Sendable {
             initial.loadError = error
         }
         snapshot = Mutex(initial)
+        // Processes sharing a PostgreSQL store: another one may enable auth or change users; take its state over.
+        store.observeExternalMetadataChanges { [weak self] in self?.reload() }
+    }
+
+    /// Reads the stored state and takes it when it is newer than the cached one (or the cached one could not be
+    /// read), dropping the tokens the change invalidates, as the process that made it did: all of them when auth
+    /// was turned off, a user's when it was deleted or its password changed.
+    private func reload() {
+        guard let stored = try? AuthState.decode(try Self.storedBytes(store)) else { return }
+        let previous: AuthState? = snapshot.withLock { current in
+            guard current.loadError != nil || stored.generation > current.state.generation else { return nil }
+            let previous = current.state
+            current = Snapshot(state: stored)
+            return previous
+        }
+        guard let previous else { return }
+        if previous.enabled && !stored.enabled { tokens.removeAll() }
+        for (name, user) in previous.users where stored.users[name]?.password != user.password {
+            tokens.invalidate(user: name)
+        }
     }
 
     private static func storedBytes(_ store: Store) throws(EtcdWireError) -> [UInt8]? {
