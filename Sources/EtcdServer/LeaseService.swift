@@ -47,11 +47,11 @@ final class LeaseService: Sendable {
             "/etcdserverpb.Lease/LeaseTimeToLive", Etcdserverpb_LeaseTimeToLiveRequest.self, auth: auth,
             requires: { $0.keys ? .readLeaseKeys(leaseID: $0.id) : nil }
         ) { [self] request, _, respond in
-            respond(timeToLive(request))
+            store.offload({ [self] in respond(timeToLive(request)) }, refused: { respond(.failure(GRPCStatus($0))) })
         }
         router.registerUnary("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest.self) {
             [self] _, _, respond in
-            respond(leases())
+            store.offload({ [self] in respond(leases()) }, refused: { respond(.failure(GRPCStatus($0))) })
         }
         router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
     }
@@ -123,7 +123,9 @@ final class LeaseService: Sendable {
             response.header = identity.header(revision: store.revision)
             response.id = request.id
             do throws(StoreError) {
-                response.ttl = try store.renewLease(id: request.id)
+                response.ttl = try await store.offloaded { [store] () throws(StoreError) in
+                    try store.renewLease(id: request.id)
+                }
             } catch {
                 throw GRPCStatus(error)
             }

@@ -49,12 +49,11 @@ final class CommitListener: Sendable {
 
     func start(commits: @escaping @Sendable () -> Void, metadata: @escaping @Sendable () -> Void) {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in
+        Thread { [self] in
+            nameCurrentThread("kelson-pg-listen")
             run(commits: commits, metadata: metadata)
             finished.signal()
-        }
-        thread.name = "kelson-pg-listener"
-        thread.start()
+        }.start()
     }
 
     func stop() {

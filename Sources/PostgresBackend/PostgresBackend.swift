@@ -153,6 +153,9 @@ public final class PostgresBackend: SharedLogBackend {
         (PostgresView.Statements.notify, [PostgresBinary.text(channel), PostgresBinary.text(payload)])
     }
 
+    /// Every read is a round trip or more: the store runs them on one thread per reader connection.
+    public var blockingReadThreads: Int? { configuration.maximumReaders }
+
     /// Commits return before their WAL is flushed (see `write`).
     public var defersDurability: Bool { true }
 

@@ -38,10 +38,14 @@ public protocol LogBackend: Sendable {
     /// Makes every transaction `write` has returned from durable. Called from one thread, never during `write`'s
     /// own fsync-free commit on the same thread; it may run concurrently with the next `write`.
     func sync() throws
+    /// nil when a read takes microseconds (a local file), so callers run it on their own thread; otherwise reads
+    /// wait on the network, and the store runs them on this many threads of its own (see `Store.offload`).
+    var blockingReadThreads: Int? { get }
 }
 
 extension LogBackend {
     public var defersDurability: Bool { false }
+    public var blockingReadThreads: Int? { nil }
     public func sync() throws {}
 
     public func write<Result>(prefetching keys: [[UInt8]], _ body: (any BackendWriter) throws -> Result) throws

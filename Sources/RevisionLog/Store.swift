@@ -7,6 +7,9 @@ public struct StoreConfiguration: Sendable {
     public var maximumTxnOperations = 128
     /// Writes waiting for the committer; more fail with `.tooManyRequests`.
     public var maximumPendingWrites = 10_000
+    /// Reads waiting for a read thread when the backend's reads wait on the network (`LogBackend.blockingReadThreads`);
+    /// more fail with `.tooManyRequests`.
+    public var maximumPendingReads = 10_000
     /// Writes committed together in one transaction (one fsync).
     public var maximumGroupSize = 1_000
     /// Log rows examined per compaction transaction: a write waits for at most one such batch. 250 keeps that wait
@@ -34,6 +37,8 @@ public final class Store: Sendable {
     private let durable: DurableRevision
     private let observers = Mutex<[@Sendable ([CommittedRevision]) -> Void]>([])
     private let metadataObservers = Mutex<[@Sendable () -> Void]>([])
+    /// Set when the backend's reads wait on the network (see `offload`).
+    private let blockingReads: BlockingPool?
     let lessor: Lessor
     /// Set when other processes share the backend (see `SharedLogBackend`): leases live there.
     let sharedBackend: (any SharedLogBackend)?
@@ -57,6 +62,9 @@ public final class Store: Sendable {
             },
             // Reads waiting for a revision that will never be durable now get the failure.
             onFailure: { _ in owner.store?.durable.releaseAll() })
+        blockingReads = backend.blockingReadThreads.map {
+            BlockingPool(threads: $0, queueLimit: configuration.maximumPendingReads, name: "kelson-reads")
+        }
         currentRevision = Atomic(committer.initialRevision)
         durable = DurableRevision(committer.initialRevision)
         sharedBackend = backend as? any SharedLogBackend
@@ -117,7 +125,39 @@ public final class Store: Sendable {
     public func range(
         _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
     ) {
-        answerWhenDurable(Result { () throws(StoreError) in try range(request) }, { $0.revision }, completion)
+        offload(
+            { [self] in
+                answerWhenDurable(Result { () throws(StoreError) in try range(request) }, { $0.revision }, completion)
+            }, refused: { completion(.failure($0)) })
+    }
+
+    /// Runs `body`, which may call the backend, where that may block: at once on this thread when the backend reads
+    /// a local file, else on the store's read threads (`LogBackend.blockingReadThreads`), so that event loops and
+    /// Swift's cooperative threads never wait on the network. When too many calls already wait, `refused` gets
+    /// `.tooManyRequests` instead.
+    public func offload(_ body: @escaping @Sendable () -> Void, refused: @escaping @Sendable (StoreError) -> Void) {
+        guard let blockingReads else { return body() }
+        switch blockingReads.submit(body) {
+        case nil: break
+        case .stopped?: refused(.stopped)
+        case .full?:
+            refused(
+                StoreError(.tooManyRequests, "\(blockingReads.queueLimit) reads are already waiting for the database"))
+        }
+    }
+
+    /// `offload` for async callers: `body`'s result.
+    public func offloaded<Value: Sendable>(
+        _ body: @escaping @Sendable () throws(StoreError) -> Value
+    ) async throws(StoreError) -> Value {
+        guard blockingReads != nil else { return try body() }
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<Value, StoreError>, Never>) in
+            offload(
+                { continuation.resume(returning: Result { () throws(StoreError) in try body() }) },
+                refused: { continuation.resume(returning: .failure($0)) })
+        }
+        return try result.get()
     }
 
     /// Answers a read once everything it saw is durable: a snapshot can hold a group committed but not yet
@@ -298,6 +338,7 @@ public final class Store: Sendable {
     /// Stops accepting writes, commits the queued ones, and closes the backend.
     public func close() {
         committer.stop()
+        blockingReads?.stop()
         backend.close()
     }
 }

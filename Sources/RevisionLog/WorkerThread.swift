@@ -18,13 +18,13 @@ public final class WorkerThread: @unchecked Sendable {  // `stopping` and `finis
         finished = false
         condition.unlock()
         let thread = Thread { [self] in
+            nameCurrentThread(name)
             body()
             condition.lock()
             finished = true
             condition.broadcast()
             condition.unlock()
         }
-        thread.name = name
         thread.start()
     }
 
@@ -36,4 +36,15 @@ public final class WorkerThread: @unchecked Sendable {  // `stopping` and `finis
         while !finished { condition.wait() }
         condition.unlock()
     }
+}
+
+/// Names the calling thread for the kernel (`top -H`, perf, /proc): Foundation's `Thread.name` reaches the kernel
+/// only when set from the thread itself after its creator has recorded it, which races with the thread's start.
+/// (Swift does not see glibc's `pthread_setname_np`; writing the thread's own `comm` file does the same.)
+public func nameCurrentThread(_ name: String) {
+    let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+    guard descriptor >= 0 else { return }
+    defer { close(descriptor) }
+    let bytes = Array(name.utf8.prefix(15))  // the kernel keeps 15 bytes
+    _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
 }

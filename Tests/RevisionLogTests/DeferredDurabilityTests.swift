@@ -6,8 +6,8 @@ import Testing
 
 /// A MemoryBackend that defers durability: commits are visible at once, and `sync()` blocks until the test
 /// lets it through (or fails, when told to).
-final class HeldSyncBackend: LogBackend {
-    private let inner = MemoryBackend()
+final class HeldSyncBackend: WrappedMemoryBackend {
+    let inner = MemoryBackend()
     private let gate = DispatchSemaphore(value: 0)
     let committedWrites = Atomic<Int>(0)
     let syncs = Atomic<Int>(0)
@@ -29,13 +29,6 @@ final class HeldSyncBackend: LogBackend {
         defer { committedWrites.add(1, ordering: .relaxed) }
         return try inner.write(body)
     }
-    func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
-        try inner.compactBatch(revision: revision, cursor: cursor, limit: limit)
-    }
-    func storageSize() throws -> StorageSize { try inner.storageSize() }
-    func defragment() throws { try inner.defragment() }
-    func snapshot(to path: String) throws { try inner.snapshot(to: path) }
-    func close() { inner.close() }
 }
 
 /// Records when a callback ran.
