@@ -30,9 +30,12 @@ public final class SQLiteBackend: LogBackend {
     /// The WAL file, opened on the first sync (it exists once the first transaction committed).
     private let walFile = Mutex<Int32>(-1)
     private let checkpointer: Checkpointer
+    /// Held until `close`: one process per file (see `FileLock`).
+    private let lock: Mutex<FileLock?>
 
     public init(configuration: SQLiteConfiguration) throws {
         self.configuration = configuration
+        lock = Mutex(try FileLock(path: configuration.path))
         let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
         let mode = try Self.journalMode(connection)
         guard mode == "wal" else {
@@ -187,5 +190,6 @@ public final class SQLiteBackend: LogBackend {
             if descriptor >= 0 { Glibc.close(descriptor) }
             descriptor = -1
         }
+        lock.withLock { $0 = nil }
     }
 }

@@ -13,7 +13,9 @@ struct KelsonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
-        subcommands: [EtcdCommand.self, SnapshotCommand.self, MigrateCommand.self, BenchCommand.self])
+        subcommands: [
+            EtcdCommand.self, SnapshotCommand.self, DefragCommand.self, MigrateCommand.self, BenchCommand.self,
+        ])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.
     /// `kelson etcd` also reads etcd's config file and `ETCD_*` environment variables (`EtcdFlagSources`).

@@ -125,6 +125,53 @@ extension IntegrationTests {
             #expect(again.exitCode != 0 && again.stderr.contains("already exists"), "\(again)")
         }
 
+        @Test(
+            "kelson defrag --data-dir shrinks a stopped server's file and keeps its state; a running server's directory is refused, to defrag and to a second server"
+        )
+        func offlineDefragAndDataDirectoryLock() throws {
+            let server = try ServerProcess.launch(.kelson)
+            defer { server.stop() }
+            let writes = try KelsonRun.run([
+                "bench", "put", "--endpoints", server.endpoint, "--total", "6000", "--key-space-size", "50",
+                "--val-size", "1024",
+            ])
+            #expect(writes.exitCode == 0, "\(writes)")
+            let status = try Etcdctl.run(endpoint: server.endpoint, ["endpoint", "status", "-w", "json"])
+            let revision = status.stdout.range(of: #""revision":[0-9]+"#, options: .regularExpression).map {
+                String(status.stdout[$0].dropFirst(#""revision":"#.count))
+            }
+            let compact = try Etcdctl.run(endpoint: server.endpoint, ["compact", try #require(revision, "\(status)")])
+            #expect(compact.exitCode == 0, "\(compact)")
+
+            // While the server runs, its file belongs to it.
+            let refused = try KelsonRun.run(["defrag", "--data-dir", server.dataDirectory.path])
+            #expect(
+                refused.exitCode != 0 && refused.stderr.contains("is in use by another Kelson process"), "\(refused)")
+            let second = try KelsonRun.run(
+                ["etcd", "--data-dir", server.dataDirectory.path, "--listen-client-urls", "http://127.0.0.1:0"],
+                watchdog: 30)
+            #expect(second.exitCode != 0 && second.stderr.contains("is in use by another Kelson process"), "\(second)")
+            let stillServing = try Etcdctl.run(endpoint: server.endpoint, ["put", "after-refusals", "x"])
+            #expect(stillServing.exitCode == 0, "the refused processes must leave the server alone: \(stillServing)")
+
+            let before = try hashKV(server, revision: 0)
+            server.kill(signal: SIGTERM)
+            let file = server.dataDirectory.appendingPathComponent("kelson.db").path
+            let sizeBefore = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)
+            let defrag = try KelsonRun.run(["defrag", "--data-dir", server.dataDirectory.path])
+            #expect(defrag.exitCode == 0 && defrag.stdout.contains("Finished defragmenting"), "\(defrag)")
+            #expect(defrag.stderr.isEmpty, "no progress bar without a terminal: \(defrag.stderr)")
+            let sizeAfter = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)
+            // 50 live keys of 1 KiB against 6,000 revisions of history (compacted, with free pages left behind).
+            #expect(sizeAfter.intValue * 4 < sizeBefore.intValue, "\(sizeBefore) → \(sizeAfter) bytes")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory.path)
+            #expect(leftovers == ["kelson.db"], "\(leftovers)")
+
+            try server.start()
+            let after = try hashKV(server, revision: 0)
+            #expect(after == before, "defragmented \(after) vs original \(before)")
+        }
+
         private struct Hash: Equatable, CustomStringConvertible {
             var hash: UInt32
             var revision: Int64

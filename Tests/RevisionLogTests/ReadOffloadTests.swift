@@ -54,7 +54,9 @@ struct ReadOffloadTests {
         // call returns at once although the backend is held: the caller's thread (an event loop) is never blocked.
         store.range(all) { answers.record($0.map(\.keyValues.count)) }
         let deadline = Date().addingTimeInterval(10)
-        while backend.waiting.load(ordering: .relaxed) == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        while backend.waiting.load(ordering: .relaxed) == 0, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
         for _ in 0..<3 { store.range(all) { answers.record($0.map(\.keyValues.count)) } }
         let refused = await answers.wait(for: 1)
         #expect(refused.count == 1)

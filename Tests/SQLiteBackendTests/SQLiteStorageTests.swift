@@ -57,6 +57,22 @@ struct SQLiteStorageTests {
         #expect(queryText(handle, "SELECT revision || ',' || compact_revision FROM kelson_state") == "1,-1")
     }
 
+    @Test("one backend per file: a second open is refused until the first closes")
+    func secondOpenRefused() throws {
+        let directory = try TemporaryDirectory()
+        let first = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
+        do {
+            _ = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
+            Issue.record("a second backend opened a file the first still has open")
+        } catch let error as StoreError {
+            #expect(error.detail.contains("is in use by another Kelson process"), "\(error)")
+        }
+        #expect(throws: StoreError.self) { try OfflineDefragment.run(path: directory.databasePath) }
+        first.close()
+        try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath)).close()
+        _ = try OfflineDefragment.run(path: directory.databasePath)
+    }
+
     @Test("a database from a newer Kelson is refused, not modified")
     func newerSchemaRefused() throws {
         let directory = try TemporaryDirectory()
