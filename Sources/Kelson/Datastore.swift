@@ -13,6 +13,7 @@ public enum Datastore: Sendable, Equatable, CustomStringConvertible {
     case postgres(url: String)
     case etcd(endpoint: String)
 
+    /// Parses `--datastore` (or `--from`/`--to` of `kelson migrate`); an unknown scheme is an error naming it.
     public init(url: String) throws(KelsonError) {
         if url.hasPrefix("sqlite://") {
             let path = String(url.dropFirst("sqlite://".count))

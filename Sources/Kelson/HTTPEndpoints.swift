@@ -11,6 +11,15 @@ enum HTTPEndpoints {
 
     static func register(into router: inout GRPCServerRouter, store: Store, alarms: AlarmList, logger: Logger) {
         router.registerHTTP("/health") { request in health(request, store: store, alarms: alarms, logger: logger) }
+        // etcd 3.6's probes: /readyz is /health without the leader check (Kelson has no election to wait for), and
+        // /livez also ignores NOSPACE, since a full store is alive: restarting it would not make room.
+        router.registerHTTP("/readyz") { request in
+            health(request, store: store, alarms: alarms, logger: logger, endpoint: "/readyz")
+        }
+        router.registerHTTP("/livez") { request in
+            health(
+                request, store: store, alarms: alarms, logger: logger, endpoint: "/livez", alwaysExcluding: ["NOSPACE"])
+        }
         router.registerHTTP("/version") { request in versions(request) }
     }
 
@@ -31,20 +40,23 @@ enum HTTPEndpoints {
     /// GET only. Healthy when no alarm is raised (but those named by `?exclude=NOSPACE`, as in etcd 3.4) and the
     /// store answers a one-key read (etcd: a leader and a quorum read); 200 `{"health":"true"}`, else 503
     /// `{"health":"false"}` in Go's `http.Error` shape.
-    static func health(_ request: HTTPRequest, store: Store, alarms: AlarmList, logger: Logger) -> HTTPResponse {
+    static func health(
+        _ request: HTTPRequest, store: Store, alarms: AlarmList, logger: Logger, endpoint: String = "/health",
+        alwaysExcluding: Set<String> = []
+    ) -> HTTPResponse {
         guard request.method == "GET" else { return methodNotAllowed }
-        let excluded = Set(
+        let excluded = alwaysExcluding.union(
             request.query.split(separator: "&").compactMap { pair -> String? in
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 return parts.count == 2 && parts[0] == "exclude" ? String(parts[1]) : nil
             })
         do {
             for alarm in try alarms.descriptions() where !excluded.contains(alarm.alarmName) {
-                logger.warning("/health error due to \(alarm)")
+                logger.warning("\(endpoint) error due to \(alarm)")
                 return .error(status: 503, #"{"health":"false"}"#)
             }
         } catch {
-            logger.warning("/health error; cannot read alarms (status code 503)", metadata: ["error": "\(error)"])
+            logger.warning("\(endpoint) error; cannot read alarms (status code 503)", metadata: ["error": "\(error)"])
             return .error(status: 503, #"{"health":"false"}"#)
         }
         var probe = RangeRequest(range: .single(Array("health".utf8)))
@@ -53,7 +65,7 @@ enum HTTPEndpoints {
         do {
             _ = try store.range(probe)
         } catch {
-            logger.warning("/health error; read failed (status code 503)", metadata: ["error": "\(error)"])
+            logger.warning("\(endpoint) error; read failed (status code 503)", metadata: ["error": "\(error)"])
             return .error(status: 503, #"{"health":"false"}"#)
         }
         // Go sniffs the JSON as text/plain; etcd sets no type of its own here.

@@ -32,6 +32,7 @@ public struct KelsonConfiguration: Sendable {
     public var listenMetricsURLs: [String] = []
     /// etcd's `--max-txn-ops`.
     public var maximumTxnOperations = 128
+    /// etcd's `--log-level`.
     public var logLevel: Logger.Level = .info
     /// etcd's `--cert-file`, `--key-file`, `--trusted-ca-file` and `--client-cert-auth`.
     public var clientTLS = ClientTLSConfiguration()

@@ -11,6 +11,7 @@ import ServiceLifecycle
 /// the store closes).
 public final class KelsonServer: Sendable {
     public let configuration: KelsonConfiguration
+    /// The open store: an embedding program may read and write through it in-process (see `Examples/embedded`).
     public let store: Store
     private let grpcServers: [GRPCServer]
     private let etcdServices: EtcdServices

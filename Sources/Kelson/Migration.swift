@@ -35,6 +35,7 @@ public struct MigrationReport: Sendable {
     public var destinationRevision: Int64
     public var duration: Duration
 
+    /// Equal digests and revisions on both sides.
     public var verified: Bool { source == destination && sourceRevision == destinationRevision }
 }
 
@@ -42,6 +43,8 @@ public struct MigrationReport: Sendable {
 /// empty Kelson store, keeping every key's revisions and version and the store's revision, then verifies
 /// the copy by digest (see docs/migrate.md). The writing itself, and its MVCC rules, is `StoreImport`'s.
 public enum Migration {
+    /// Copies and verifies; `observer` hears progress per phase. Fails before writing when `destination` is not
+    /// empty or is a live etcd.
     public static func run(
         from source: Datastore, to destination: Datastore, options: MigrationOptions = MigrationOptions(),
         observer: some MigrationObserver

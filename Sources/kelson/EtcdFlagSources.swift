@@ -15,7 +15,8 @@ enum EtcdFlagSources {
         case boolean
     }
 
-    /// Every flag `kelson etcd` takes (`EtcdCommand`); a test checks this against `kelson etcd --help`.
+    /// Every flag `kelson etcd` takes (`EtcdCommand`); OperationsTests checks that `--help` names exactly these (and
+    /// `--config-file`), so keep its list in step.
     static let flags: [String: Kind] = [
         "name": .value, "data-dir": .value, "datastore": .value, "listen-client-urls": .value,
         "advertise-client-urls": .value, "max-request-bytes": .value, "quota-backend-bytes": .value,

@@ -70,7 +70,9 @@ struct EtcdCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("listen-metrics-urls"),
-        help: "Comma-separated plain-HTTP URLs to serve /metrics and /health on (they are on the client URLs too).")
+        help:
+            "Comma-separated plain-HTTP URLs to serve /metrics, /health, /readyz and /livez on (they are on the client URLs too)."
+    )
     var listenMetricsURLs = ""
 
     @Option(

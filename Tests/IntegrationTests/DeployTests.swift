@@ -8,6 +8,38 @@ extension IntegrationTests {
     struct DeployTests {
         static let deploy = Locations.packageRoot.appendingPathComponent("deploy")
 
+        @Test("the Containerfile copies every directory that Package.swift's targets live in")
+        func containerfileCopiesThePackage() throws {
+            // A scratch path of its own: the package's .build may be locked by a build running beside the tests.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kelson-dump-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let dump = try KelsonRun.run(
+                executable: "/usr/bin/env",
+                [
+                    "swift", "package", "--package-path", Locations.packageRoot.path, "--scratch-path", scratch.path,
+                    "dump-package",
+                ], watchdog: 120)
+            #expect(dump.exitCode == 0, "\(dump.stderr)")
+            let package = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+            let targets = try #require(package["targets"] as? [[String: Any]])
+            var needed: Set<String> = ["Package.swift"]
+            for target in targets {
+                let name = try #require(target["name"] as? String)
+                let defaultRoot = (target["type"] as? String) == "test" ? "Tests" : "Sources"
+                let path = target["path"] as? String ?? "\(defaultRoot)/\(name)"
+                needed.insert(String(path.split(separator: "/")[0]))
+            }
+            let containerfile = try String(
+                contentsOf: Self.deploy.appendingPathComponent("Containerfile"), encoding: .utf8)
+            let copied = Set(
+                containerfile.split(separator: "\n").compactMap { line -> String? in
+                    let words = line.split(separator: " ")
+                    guard words.first == "COPY", words.count >= 3, !words[1].hasPrefix("--") else { return nil }
+                    return words[1].hasSuffix("/") ? String(words[1].dropLast()) : String(words[1])
+                })
+            #expect(needed.isSubset(of: copied), "missing from the Containerfile: \(needed.subtracting(copied))")
+        }
+
         @Test("systemd-analyze verify accepts both units without a warning")
         func systemdUnits() throws {
             let analyze = "/usr/bin/systemd-analyze"

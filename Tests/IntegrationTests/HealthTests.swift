@@ -31,6 +31,13 @@ extension IntegrationTests {
             }
             let health = try Curl.run([pair.candidate.clientURL + "/health"])
             #expect(health.statusCode == 200 && health.body == #"{"health":"true"}"#, "\(health)")
+            // etcd 3.6's probes (the 3.4 reference has none; a NOSPACE store is covered in QuotaTests).
+            for probe in ["/readyz", "/livez"] {
+                let answer = try Curl.run([pair.candidate.clientURL + probe])
+                #expect(answer.statusCode == 200 && answer.body == #"{"health":"true"}"#, "\(probe): \(answer)")
+                let posted = try Curl.run(["-X", "POST", pair.candidate.clientURL + probe])
+                #expect(posted.statusCode == 405 && posted.headers["allow"] == "GET", "\(probe): \(posted)")
+            }
 
             let expected = try Curl.run([pair.reference.clientURL + "/version"])
             let actual = try Curl.run([pair.candidate.clientURL + "/version"])

@@ -167,6 +167,8 @@ extension IntegrationTests {
 
         private func migrate(_ arguments: [String]) throws -> MigrateRun {
             let run = try KelsonRun.run(["migrate"] + arguments)
+            // Standard error is a file here, not a terminal: no progress bar (it redraws with "\r").
+            #expect(!run.stderr.contains("\r"), "a progress bar without a terminal: \(run.stderr)")
             return MigrateRun(exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr)
         }
     }

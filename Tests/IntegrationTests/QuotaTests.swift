@@ -63,6 +63,13 @@ extension IntegrationTests {
             log.append("health: \(health.statusCode) \(health.body)")
             let excluded = try Curl.run([server.clientURL + "/health?exclude=NOSPACE"])
             log.append("health excluding NOSPACE: \(excluded.statusCode) \(excluded.body)")
+            if server.kind == .kelson {
+                // etcd 3.6's probes (3.4, the reference here, has none): not ready while full, but alive.
+                let ready = try Curl.run([server.clientURL + "/readyz"])
+                #expect(ready.statusCode == 503 && ready.body.contains(#""health":"false""#), "\(ready)")
+                let live = try Curl.run([server.clientURL + "/livez"])
+                #expect(live.statusCode == 200 && live.body == #"{"health":"true"}"#, "\(live)")
+            }
             let deleted = try etcdctl("del", "big/", "--prefix")
             #expect(deleted.exitCode == 0, "\(server.name): \(deleted)")
             log.append("delete: exit \(deleted.exitCode)")

@@ -24,6 +24,7 @@ extension IntegrationTests {
             Thread.sleep(forTimeInterval: 1)
             let saved = try KelsonRun.run(["snapshot", "save", file, "--endpoints", server.endpoint])
             #expect(saved.exitCode == 0 && saved.stdout.contains("Snapshot saved at \(file)"), "\(saved)")
+            #expect(saved.stderr.isEmpty, "no progress bar without a terminal: \(saved.stderr)")
             let writing = writers.isRunning
             writers.waitUntilExit()
             #expect(writing, "the snapshot should be taken while the writers run")
@@ -40,6 +41,7 @@ extension IntegrationTests {
                 "--mark-compacted", "false",
             ])
             #expect(restore.exitCode == 0, "\(restore)")
+            #expect(restore.stderr.isEmpty, "no progress bar without a terminal: \(restore.stderr)")
             try restored.start()
             let head = try hashKV(restored, revision: 0)
             #expect(head.hash == status.hash && head.revision == status.revision, "\(head) vs \(status)")
@@ -59,6 +61,12 @@ extension IntegrationTests {
             let resumed = try Etcdctl.run(
                 endpoint: bumped.endpoint, ["get", "", "--prefix", "--rev", "\(status.revision)"])
             #expect(resumed.stderr.contains("required revision has been compacted"), "\(resumed)")
+            // A watcher resuming from a revision it saw is cancelled the same way, so it lists again.
+            let watch = try Etcdctl.run(
+                endpoint: bumped.endpoint, ["watch", "--rev", "\(status.revision)", "--prefix", ""], watchdog: 15)
+            #expect(
+                watch.stderr.contains("watch was canceled (etcdserver: mvcc: required revision has been compacted)")
+                    && watch.exitCode != 0, "\(watch)")
             let put = try Etcdctl.run(endpoint: bumped.endpoint, ["put", "after-restore", "x", "-w", "json"])
             #expect(put.stdout.contains("\"revision\":\(status.revision + 1_000_000_001)"), "\(put)")
             let keys = try Etcdctl.run(
