@@ -265,8 +265,11 @@ public final class Store: Sendable {
             return completion(.failure(error))
         }
         if request.isReadOnly {
-            return answerWhenDurable(
-                Result { () throws(StoreError) in try readOnlyTxn(request) }, { $0.revision }, completion)
+            return offload(
+                { [self] in
+                    answerWhenDurable(
+                        Result { () throws(StoreError) in try readOnlyTxn(request) }, { $0.revision }, completion)
+                }, refused: { completion(.failure($0)) })
         }
         committer.submit(PendingWrite(operation: .txn(request)) { completion($0.map { $0.txn! }) })
     }

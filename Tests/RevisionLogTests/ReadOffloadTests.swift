@@ -73,11 +73,13 @@ struct ReadOffloadTests {
         let answered = await answers.wait(for: 4)
         #expect(answered.count == 4)
         #expect(answered.filter { (try? $0.get()) == 1 }.count == 3, "\(answered)")
-        let threads = backend.readers.withLock { $0 }
-        #expect(!threads.isEmpty && threads.allSatisfy { $0.hasPrefix("kelson-reads") }, "reads ran on \(threads)")
-
         let renewed = try await store.offloaded { () throws(StoreError) in try store.range(all).keyValues.count }
         #expect(renewed == 1)
+        let txn = try await store.txn(TxnRequest(success: [.range(all)]))
+        #expect(txn.succeeded && txn.revision == 2)
+        // Ranges, `offloaded` and read-only Txns all ran on the pool, none on this test's thread.
+        let threads = backend.readers.withLock { $0 }
+        #expect(!threads.isEmpty && threads.allSatisfy { $0.hasPrefix("kelson-reads") }, "reads ran on \(threads)")
 
         store.close()
         let late = Outcomes<Result<Int, StoreError>>()
