@@ -64,17 +64,7 @@ final class KVService: Sendable {
         if let denied = auth.authorize(call.metadata, .read(request.range)) {
             return respond(.failure(denied.grpcStatus))
         }
-        // A one-key get is cheapest answered right here on the event loop. A list can take milliseconds (reading
-        // and encoding every key): it runs on the shared pool so lists use every core and never hold up the other
-        // calls of the connection's event loop.
-        if request.mayBeLarge {
-            Task.detached { [self] in answer(request, respond: respond) }
-        } else {
-            answer(request, respond: respond)
-        }
-    }
-
-    private func answer(_ request: RangeRequest, respond: @escaping @Sendable (Result<[UInt8], GRPCStatus>) -> Void) {
+        // The store picks the thread (`Store.range(_:completion:)`); the answer is encoded on it too.
         store.range(request) { [identity] result in
             respond(
                 result.map { RangeResponseEncoder.encode($0, header: identity.header(revision: $0.revision)) }
@@ -165,10 +155,3 @@ final class KVService: Sendable {
     }
 }
 
-extension RangeRequest {
-    /// More than a handful of keys may have to be read or counted.
-    fileprivate var mayBeLarge: Bool {
-        if case .single = range { return false }
-        return countOnly || limit <= 0 || limit > 16
-    }
-}

@@ -23,7 +23,7 @@ final class BlockingPool: @unchecked Sendable {  // `queue`, `head` and `stoppin
         }
     }
 
-    enum Refusal: Error { case full, stopped }
+    enum Refusal { case full, stopped }
 
     /// Queues `job`, or says why not (the caller answers with an error).
     func submit(_ job: @escaping @Sendable () -> Void) -> Refusal? {

@@ -20,6 +20,12 @@ public struct RangeRequest: Sendable, Equatable {
     public var maxCreateRevision: Int64 = 0
 
     public init(range: KeyRange) { self.range = range }
+
+    /// More than a handful of keys may have to be read or counted.
+    var mayBeLarge: Bool {
+        if case .single = range { return false }
+        return countOnly || limit <= 0 || limit > 16
+    }
 }
 
 public struct RangeResult: Sendable, Equatable {

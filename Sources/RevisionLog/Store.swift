@@ -122,13 +122,21 @@ public final class Store: Sendable {
     // MARK: Reads
 
     /// A range answered only once everything it saw is durable (what clients get; see `whenDurable`).
+    ///
+    /// Where it runs: on the store's read threads when the backend's reads wait on the network (`offload`); else a
+    /// one-key get right here (the caller's event loop: cheapest), and a list, which can take milliseconds to read
+    /// and encode, on Swift's shared pool, so lists use every core and never hold up the caller's other work.
     public func range(
         _ request: RangeRequest, completion: @escaping @Sendable (Result<RangeResult, StoreError>) -> Void
     ) {
-        offload(
-            { [self] in
-                answerWhenDurable(Result { () throws(StoreError) in try range(request) }, { $0.revision }, completion)
-            }, refused: { completion(.failure($0)) })
+        let answer = { @Sendable [self] in
+            answerWhenDurable(Result { () throws(StoreError) in try range(request) }, { $0.revision }, completion)
+        }
+        if blockingReads == nil && request.mayBeLarge {
+            Task.detached { answer() }
+        } else {
+            offload(answer, refused: { completion(.failure($0)) })
+        }
     }
 
     /// Runs `body`, which may call the backend, where that may block: at once on this thread when the backend reads

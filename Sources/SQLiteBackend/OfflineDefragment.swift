@@ -83,10 +83,6 @@ public enum OfflineDefragment {
         return Result(bytesBefore: before, bytesAfter: fileSize(path))
     }
 
-    private static func fileSize(_ path: String) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
-    }
-
     private static func synchronize(_ path: String, directory: Bool = false) throws {
         let descriptor = open(path.isEmpty ? "." : path, directory ? O_RDONLY | O_DIRECTORY : O_RDWR)
         guard descriptor >= 0, fsync(descriptor) == 0 else {
@@ -95,4 +91,9 @@ public enum OfflineDefragment {
         }
         close(descriptor)
     }
+}
+
+/// The size of the file at `path`; 0 when there is none.
+func fileSize(_ path: String) -> Int64 {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
 }

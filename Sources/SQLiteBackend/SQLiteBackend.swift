@@ -144,8 +144,7 @@ public final class SQLiteBackend: LogBackend {
         let pageSize = try connection.integer("PRAGMA page_size") ?? 4096
         let pages = try connection.integer("PRAGMA page_count") ?? 0
         let free = try connection.integer("PRAGMA freelist_count") ?? 0
-        let walAttributes = try? FileManager.default.attributesOfItem(atPath: configuration.path + "-wal")
-        let wal = (walAttributes?[.size] as? NSNumber)?.int64Value ?? 0
+        let wal = fileSize(configuration.path + "-wal")
         return StorageSize(totalBytes: pages * pageSize + wal, inUseBytes: (pages - free) * pageSize)
     }
 
