@@ -154,4 +154,3 @@ final class KVService: Sendable {
         size + 18 > maximumRequestBytes ? GRPCStatus(StoreError.requestTooLarge) : nil
     }
 }
-
