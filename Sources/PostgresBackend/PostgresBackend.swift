@@ -179,8 +179,18 @@ public final class PostgresBackend: SharedLogBackend {
                     "SELECT max(revision) FROM kv_log WHERE revision <= $1", [String(revision)]
                 ).first?.first ?? nil, let lastRevision = Int64(last), cursor < lastRevision
             else { return nil }
-            // Whole revisions per batch; a revision holds at most --max-txn-ops changes, so the batch stays bounded.
-            let upper = min(cursor + Int64(max(limit / 4, 1)), lastRevision)
+            // Whole revisions per batch, up to the one holding the `limit`-th row still in the log (a revision holds
+            // at most --max-txn-ops changes, so the batch stays bounded). Counting rows rather than revisions keeps
+            // a walk over already compacted history short: it starts again from the beginning whenever the
+            // compaction point moves on.
+            let end =
+                try connection.query(
+                    """
+                    SELECT max(revision) FROM (SELECT revision FROM kv_log WHERE revision > $1 AND revision <= $2
+                    ORDER BY revision LIMIT $3) batch
+                    """, [String(cursor), String(lastRevision), String(max(limit, 1))]
+                ).first?.first ?? nil
+            let upper = end.flatMap { Int64($0) } ?? lastRevision
             // History is a tombstone or a row with a later row of its key at or below the compaction revision;
             // batches go up in revision order, so a key's older rows are always judged before its tombstone goes.
             try connection.query(

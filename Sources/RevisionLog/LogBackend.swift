@@ -20,8 +20,10 @@ public protocol LogBackend: Sendable {
     func write<Result>(prefetching keys: [[UInt8]], _ body: (any BackendWriter) throws -> Result) throws -> Result
     /// Removes, in one bounded transaction, log rows made obsolete by compacting at `revision`:
     /// rows at or below `revision` that are tombstones or are superseded by a later row of the same
-    /// key at or below `revision`. It examines at most `limit` rows after `cursor` (an opaque
-    /// position; start with 0) and returns where to continue, or nil when done.
+    /// key at or below `revision`. It examines at most `limit` rows still in the log after `cursor` (an
+    /// opaque position; start with 0), so a walk over history already removed costs little, and returns
+    /// where to continue, or nil when done. (PostgreSQL's batches end on a whole revision, so they may
+    /// exceed `limit` by the rows of one revision.)
     func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64?
     /// Bytes the store occupies on disk, and how many of them hold live data (etcd's dbSize and
     /// dbSizeInUse).

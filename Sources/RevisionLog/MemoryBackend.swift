@@ -41,22 +41,25 @@ public final class MemoryBackend: LogBackend {
             if state.closed { throw StoreError.stopped }
             // Latest log position of each key at or below `revision`.
             var latest: [[UInt8]: Int] = [:]
+            var end = 0  // after the last row at or below `revision`
             for (position, change) in state.log.enumerated() {
                 guard let change, change.revision <= revision else { continue }
                 latest[change.keyValue.key] = position
+                end = position + 1
             }
             var position = Int(cursor)
             var examined = 0
-            while position < state.log.count && examined < limit {
-                if let change = state.log[position], change.revision <= revision,
-                    change.kind == .delete || latest[change.keyValue.key] != position
-                {
-                    state.log[position] = nil
+            // Rows already removed do not count: a walk over compacted history stays short.
+            while position < end && examined < limit {
+                if let change = state.log[position] {
+                    if change.revision <= revision, change.kind == .delete || latest[change.keyValue.key] != position {
+                        state.log[position] = nil
+                    }
+                    examined += 1
                 }
                 position += 1
-                examined += 1
             }
-            return position < state.log.count ? Int64(position) : nil
+            return position < end ? Int64(position) : nil
         }
     }
 

@@ -112,7 +112,12 @@ public final class SQLiteBackend: LogBackend {
             guard let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
                 cursor < lastID
             else { return nil }
-            let upper = min(cursor + Int64(limit), lastID)
+            // The batch ends after `limit` rows still in the log, not `limit` ids: when the compaction point moves
+            // on the walk starts again from the beginning, and most ids there are already deleted.
+            let upper =
+                try connection.integer(
+                    "SELECT max(id) FROM (SELECT id FROM kv_log WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                    cursor, lastID, Int64(limit)) ?? lastID
             try connection.run("BEGIN IMMEDIATE")
             do {
                 // A row is history once it is a tombstone or a later row of its key exists at or

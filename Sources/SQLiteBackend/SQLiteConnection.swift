@@ -64,6 +64,21 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
         _ = try statement.step()
     }
 
+    /// A PASSIVE checkpoint (it never waits for the writer or readers): the WAL's length in frames and how many
+    /// of them are now copied into the database, or nil when it could not run (busy, or the connection failed).
+    /// It is the PRAGMA rather than `sqlite3_wal_checkpoint_v2`, because on a connection that has not read the
+    /// database yet the C call finds no WAL open, does nothing and still answers SQLITE_OK.
+    func checkpointPassive() -> (length: Int32, copied: Int32)? {
+        guard let statement = try? statement("PRAGMA wal_checkpoint(PASSIVE)") else { return nil }
+        defer { statement.reset() }
+        // One row: busy (1 when another checkpoint held the lock), the WAL's frames, the frames copied.
+        guard (try? statement.step()) == true, statement.int64(0) == 0,
+            let length = Int32(exactly: statement.int64(1)), let copied = Int32(exactly: statement.int64(2)),
+            length >= 0, copied >= 0
+        else { return nil }
+        return (length, copied)
+    }
+
     /// Replaces SQLite's automatic checkpoint with `hook`, called after every commit with the WAL's length in frames.
     func setWALHook(
         _ context: UnsafeMutableRawPointer,

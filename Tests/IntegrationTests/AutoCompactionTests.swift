@@ -11,12 +11,14 @@ extension IntegrationTests {
         /// The live data is about 0.3 MiB and 1,000 revisions of history about as much; with SQLite's free pages and
         /// indexes the database file stays well within this bound.
         static let databaseBound = 16 * 1024 * 1024
-        /// The WAL is bounded separately, by the checkpointer: it restarts after each checkpoint of 16,384 pages
-        /// (64 MiB), plus what commits add while a checkpoint runs.
-        static let walBound = 80 * 1024 * 1024
+        /// The WAL is bounded separately, by the checkpointers: the writer checkpoints itself from 18,432 pages
+        /// (72 MiB) when little is left to copy and at 24,576 (96 MiB) in any case, so the WAL restarts near 72
+        /// MiB (77 MB seen with this load) and by design below 96 MiB. (Before the writer caught up itself, the
+        /// WAL of this load reached 81 MiB, and 260 MB with 64 clients.)
+        static let walBound = 96 * 1024 * 1024
 
         @Test(
-            "200k updates over 1k keys with --auto-compaction-mode revision: the database stays under 16 MiB, its WAL under 80 MiB"
+            "200k updates over 1k keys with --auto-compaction-mode revision: the database stays under 16 MiB, its WAL under 96 MiB"
         )
         func churnStaysBounded() throws {
             let server = try ServerProcess.launch(

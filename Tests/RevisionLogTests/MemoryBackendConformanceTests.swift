@@ -12,4 +12,13 @@ struct MemoryBackendConformanceTests {
         defer { store.close() }
         try await testCase.run(on: store)
     }
+
+    @Test("a compaction that moves on walks only the rows still in the log")
+    func compactionWalk() async throws {
+        let backend = MemoryBackend()
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        defer { store.close() }
+        try await CompactionWalk.check(store: store, backend: backend)
+    }
 }

@@ -26,4 +26,14 @@ struct SQLiteConformanceTests {
         defer { store.close() }
         try await testCase.run(on: store)
     }
+
+    @Test("a compaction that moves on walks only the rows still in the log")
+    func compactionWalk() async throws {
+        let directory = try TemporaryDirectory()
+        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        defer { store.close() }
+        try await CompactionWalk.check(store: store, backend: backend)
+    }
 }

@@ -90,6 +90,39 @@ struct SQLiteStorageTests {
         }
     }
 
+    /// 16 writers put 1 KiB values as fast as the store commits, with a 1 MiB checkpoint threshold.
+    @Test("under sustained writes the WAL stays near the checkpoint threshold: the writer catches up itself")
+    func walStaysBounded() async throws {
+        let directory = try TemporaryDirectory()
+        var backendConfiguration = SQLiteConfiguration(path: directory.databasePath)
+        backendConfiguration.checkpointThresholdPages = 256
+        let store = try Store(
+            backend: try SQLiteBackend(configuration: backendConfiguration), configuration: StoreConfiguration(),
+            logger: conformanceLogger())
+        defer { store.close() }
+        let walPath = directory.databasePath + "-wal"
+        // Each writer samples the WAL's length after every put it made.
+        let largest = try await withThrowingTaskGroup(of: Int.self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    var largest = 0
+                    for round in 0..<400 {
+                        let value = [UInt8](repeating: UInt8(round % 251), count: 1024)
+                        _ = try await store.put(PutRequest(key: Array("w\(writer)/\(round % 20)".utf8), value: value))
+                        let size = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+                        largest = max(largest, size)
+                    }
+                    return largest
+                }
+            }
+            return try await group.reduce(0, max)
+        }
+        // The catch-up point is 288 pages; what the groups committed while the background pass finished comes on
+        // top. Without the writer's own catch-up the WAL never restarted here and grew past 50 MB.
+        let bound = 8 * Int(backendConfiguration.checkpointThresholdPages) * (4096 + 24)
+        #expect(largest > 0 && largest < bound, "the WAL reached \(largest) bytes (bound \(bound))")
+    }
+
     @Test("head reads are served from the live index, not from history")
     func headReadsIgnoreHistory() async throws {
         let directory = try TemporaryDirectory()
