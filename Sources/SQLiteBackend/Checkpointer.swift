@@ -82,7 +82,7 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
     func start() { worker.start(name: "kelson-checkpoint") { [self] in run() } }
 
     private func run() {
-        var connection = try? SQLiteConnection(path: path, readOnly: false)
+        let connection = try? SQLiteConnection(path: path, readOnly: false)
         while true {
             condition.lock()
             while !requested && !worker.stopping { condition.wait() }
@@ -96,7 +96,6 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
             }
         }
         connection?.close()
-        connection = nil
     }
 
     func stop() { worker.stop() }

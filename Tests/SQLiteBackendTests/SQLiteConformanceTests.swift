@@ -19,21 +19,21 @@ final class TemporaryDirectory {
 struct SQLiteConformanceTests {
     @Test(arguments: RevisionLogConformance.cases)
     func conformance(_ testCase: ConformanceCase) async throws {
-        let directory = try TemporaryDirectory()
-        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
-        let store = try Store(
-            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
-        defer { store.close() }
-        try await testCase.run(on: store)
+        try await withFreshStore { store, _ in try await testCase.run(on: store) }
     }
 
     @Test("a compaction that moves on walks only the rows still in the log")
     func compactionWalk() async throws {
+        try await withFreshStore { store, backend in try await CompactionWalk.check(store: store, backend: backend) }
+    }
+
+    /// A store on a file of its own, removed afterwards.
+    private func withFreshStore(_ body: (Store, SQLiteBackend) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory.databasePath))
         let store = try Store(
             backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
         defer { store.close() }
-        try await CompactionWalk.check(store: store, backend: backend)
+        try await body(store, backend)
     }
 }
