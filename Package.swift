@@ -101,7 +101,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 // `kelson etcd --config-file`: etcd's YAML configuration.
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            // Not Sources/kelson: it would differ from Sources/Kelson only in case (one folder on macOS's file system).
+            path: "Sources/KelsonCLI"
         ),
         // Issue 7: the linearizability checker and watch validators the robustness tests hold Kelson to.
         .target(
