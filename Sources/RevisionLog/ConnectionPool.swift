@@ -4,7 +4,7 @@ import Synchronization
 /// A bounded pool of database connections, opened on demand and shared by both backends' readers. At most
 /// `maximum` are open; a caller finding none idle and the pool full waits for one to come back. A connection
 /// that is no longer usable (a lost PostgreSQL session) is closed instead of being handed out again.
-public final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
+package final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
     private struct State {
         var idle: [Connection] = []
         var open = 0
@@ -20,7 +20,7 @@ public final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
     private let state = Mutex(State())
     private let available = DispatchSemaphore(value: 0)
 
-    public init(
+    package init(
         maximum: Int, open: @escaping @Sendable () throws(StoreError) -> Connection,
         isUsable: @escaping @Sendable (Connection) -> Bool = { _ in true },
         close: @escaping @Sendable (Connection) -> Void
@@ -32,13 +32,13 @@ public final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
     }
 
     /// Runs `body` with a connection taken from the pool and gives it back afterwards.
-    public func with<Result>(_ body: (Connection) throws -> Result) throws -> Result {
+    package func with<Result>(_ body: (Connection) throws -> Result) throws -> Result {
         let connection = try take()
         defer { give(back: connection) }
         return try body(connection)
     }
 
-    public func take() throws(StoreError) -> Connection {
+    package func take() throws(StoreError) -> Connection {
         while true {
             let next: Next = state.withLock { state in
                 if state.closed { return .closed }
@@ -68,7 +68,7 @@ public final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
         }
     }
 
-    public func give(back connection: Connection) {
+    package func give(back connection: Connection) {
         let keep = state.withLock { state -> Bool in
             guard !state.closed && isUsable(connection) else {
                 state.open -= 1
@@ -82,7 +82,7 @@ public final class ConnectionPool<Connection: AnyObject & Sendable>: Sendable {
     }
 
     /// Closes the idle connections; connections in use close when given back. Later `take`s fail with `.stopped`.
-    public func close() {
+    package func close() {
         let idle = state.withLock { state -> [Connection] in
             state.closed = true
             defer { state.idle = [] }

@@ -3,17 +3,17 @@ import Foundation
 /// A dedicated thread that sleeps on `condition` until its owner has work for it or asks it to stop, and a
 /// `stop()` that waits until the thread has finished. The committer, the syncer and SQLite's checkpointer are
 /// each one; their own queues are guarded by the same `condition`.
-public final class WorkerThread: @unchecked Sendable {  // `stopping` and `finished` are guarded by `condition`
-    public let condition = NSCondition()
+package final class WorkerThread: @unchecked Sendable {  // `stopping` and `finished` are guarded by `condition`
+    package let condition = NSCondition()
     /// Set by `stop()`; read it with `condition` locked.
-    public private(set) var stopping = false
+    package private(set) var stopping = false
     /// True until `start` and again once the body returned, so `stop()` never waits for a thread never started.
     private var finished = true
 
-    public init() {}
+    package init() {}
 
     /// Runs `body` on a new thread named `name`. `body` returns once it sees `stopping` (and has drained).
-    public func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    package func start(name: String, _ body: @escaping @Sendable () -> Void) {
         condition.lock()
         finished = false
         condition.unlock()
@@ -29,7 +29,7 @@ public final class WorkerThread: @unchecked Sendable {  // `stopping` and `finis
     }
 
     /// Asks the thread to stop and waits until its body has returned.
-    public func stop() {
+    package func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -41,7 +41,7 @@ public final class WorkerThread: @unchecked Sendable {  // `stopping` and `finis
 /// Names the calling thread for the kernel (`top -H`, perf, /proc): Foundation's `Thread.name` reaches the kernel
 /// only when set from the thread itself after its creator has recorded it, which races with the thread's start.
 /// (Swift does not see glibc's `pthread_setname_np`; writing the thread's own `comm` file does the same.)
-public func nameCurrentThread(_ name: String) {
+package func nameCurrentThread(_ name: String) {
     let descriptor = open("/proc/thread-self/comm", O_WRONLY)
     guard descriptor >= 0 else { return }
     defer { close(descriptor) }
