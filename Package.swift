@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // Kelson: an etcd v3-compatible server over relational storage.
-// Module rules (who may import whom) are in docs/architecture.md.
+// Module rules (who may import whom) are in docs/architecture.md. Every target declares each module it imports
+// (system modules aside: Foundation, Dispatch, Synchronization, Glibc/Darwin, Testing, XCTest).
 import PackageDescription
 
 let package = Package(
@@ -53,28 +54,34 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "RevisionLogTesting", dependencies: ["RevisionLog"]),
+        .target(
+            name: "RevisionLogTesting",
+            dependencies: ["RevisionLog", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "SQLiteBackend", dependencies: ["RevisionLog", "CSQLite"]),
-        // The start of the PostgreSQL backend (issue 5): a libpq connection, tested against a real server.
+        // The shared backend on libpq: several Kelson processes over one PostgreSQL database.
         .target(name: "PostgresBackend", dependencies: ["RevisionLog", "CLibPQ"]),
         .target(
             name: "EtcdServer",
             dependencies: [
                 "EtcdAPI", "RevisionLog", "GRPCWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // SHA-256 for snapshot trailers, PBKDF2 for stored passwords.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .target(name: "EtcdClient", dependencies: ["EtcdAPI", "GRPCWire"]),
+        .target(
+            name: "EtcdClient",
+            dependencies: ["EtcdAPI", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "Kelson",
             dependencies: [
-                "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
+                "EtcdAPI", "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
                 // `kelson migrate --from etcd://` reads a live etcd through its API.
                 "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +104,7 @@ let package = Package(
             dependencies: [
                 "Kelson", "KelsonBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 // `kelson etcd --config-file`: etcd's YAML configuration.
@@ -105,7 +113,8 @@ let package = Package(
             // Not Sources/kelson: it would differ from Sources/Kelson only in case (one folder on macOS's file system).
             path: "Sources/KelsonCLI"
         ),
-        // Issue 7: the linearizability checker and watch validators the robustness tests hold Kelson to.
+        // What the robustness tests hold Kelson to: recorded traffic, the linearizability checker, watch validators,
+        // the revision audit; and the fuzz targets' traffic and in-process server (Fuzz/ is a package of its own).
         .target(
             name: "Robustness",
             dependencies: [
@@ -128,7 +137,16 @@ let package = Package(
         ),
         .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
         .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite"]),
-        .testTarget(name: "GRPCWireTests", dependencies: ["GRPCWire", "EtcdAPI", "EtcdClient"]),
+        .testTarget(
+            name: "GRPCWireTests",
+            dependencies: [
+                "GRPCWire", "EtcdAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .testTarget(
             name: "EtcdServerTests",
             dependencies: [
@@ -137,7 +155,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "KelsonBenchTests", dependencies: ["KelsonBench", "RevisionLog"]),
+        .testTarget(
+            name: "KelsonBenchTests",
+            dependencies: [
+                "KelsonBench", "RevisionLog", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
         .testTarget(
