@@ -32,6 +32,8 @@ public final class SQLiteBackend: LogBackend {
     private let checkpointer: Checkpointer
     /// Held until `close`: one process per file (see `FileLock`).
     private let lock: Mutex<FileLock?>
+    /// The directory fsynced once the files were created (nil when not `durable`); tests check it.
+    let synchronizedDirectory: String?
 
     public init(configuration: SQLiteConfiguration) throws {
         self.configuration = configuration
@@ -46,6 +48,7 @@ public final class SQLiteBackend: LogBackend {
         // boundary with extra frames (measured slower here); checkpoints still fsync the WAL before copying it.
         try connection.execute("PRAGMA synchronous = \(configuration.durable ? "NORMAL" : "OFF")")
         try Schema.migrate(connection)
+        synchronizedDirectory = try configuration.durable ? Self.synchronizeDirectory(of: configuration.path) : nil
         checkpointer = Checkpointer(path: configuration.path, thresholdFrames: configuration.checkpointThresholdPages)
         checkpointer.register(on: connection)
         checkpointer.start()
@@ -63,6 +66,24 @@ public final class SQLiteBackend: LogBackend {
         defer { statement.reset() }
         guard try statement.step() else { return "" }
         return String(decoding: statement.bytes(0), as: UTF8.self)
+    }
+
+    /// fsync of the directory holding the database: an fsync of a file makes its contents durable, not its name.
+    /// A new store has just created `kelson.db`, and every open creates `kelson.db-wal` (a clean close removes it);
+    /// were its directory entry lost in a power cut, so would every acknowledged write still in the WAL.
+    private static func synchronizeDirectory(of path: String) throws(StoreError) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw StoreError(
+                .backendFailure, "cannot open \(directory) to fsync it: \(String(cString: strerror(errno)))")
+        }
+        defer { Glibc.close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw StoreError(.backendFailure, "fsync of \(directory) failed: \(String(cString: strerror(errno)))")
+        }
+        return directory
     }
 
     /// fdatasync of the WAL file: makes every committed frame durable (an fsync covers the file, whichever
