@@ -60,7 +60,10 @@ let package = Package(
             name: "RevisionLogTesting",
             dependencies: ["RevisionLog", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "SQLiteBackend", dependencies: ["RevisionLog", "CSQLite"]),
+        .target(
+            name: "SQLiteBackend",
+            dependencies: ["RevisionLog", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
         // The shared backend on libpq: several Kelson processes over one PostgreSQL database.
         .target(name: "PostgresBackend", dependencies: ["RevisionLog", "CLibPQ"]),
         .target(
@@ -136,7 +139,13 @@ let package = Package(
             path: "Examples/embedded"
         ),
         .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
-        .testTarget(name: "SQLiteBackendTests", dependencies: ["SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite"]),
+        .testTarget(
+            name: "SQLiteBackendTests",
+            dependencies: [
+                "SQLiteBackend", "RevisionLogTesting", "RevisionLog", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "GRPCWireTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Logging
 import RevisionLog
 import Synchronization
 
@@ -18,8 +19,12 @@ import Synchronization
 /// WAL. It does so once the WAL is past `catchUpFrames` and at most `smallRemainderFrames` are left to copy, so
 /// the commit waits for a short copy; past `forceFrames` it catches up whatever is left, which bounds the WAL
 /// unless a reader keeps an old snapshot open the whole time (an online snapshot of a big store).
+///
+/// If this thread cannot open its connection it logs an error and ends; the writer's catch-up alone then bounds
+/// the WAL (at `forceFrames`, copying everything in the commit that gets there).
 final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `worker.condition`
     private let path: String
+    private let logger: Logger
     let thresholdFrames: Int32
     let catchUpFrames: Int32
     let forceFrames: Int32
@@ -34,8 +39,9 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
     /// are serialized by the backend).
     private var previousFrames: Int32 = 0
 
-    init(path: String, thresholdFrames: Int32) {
+    init(path: String, thresholdFrames: Int32, logger: Logger) {
         self.path = path
+        self.logger = logger
         self.thresholdFrames = thresholdFrames
         catchUpFrames = thresholdFrames + thresholdFrames / 8
         forceFrames = thresholdFrames + thresholdFrames / 2
@@ -82,7 +88,16 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
     func start() { worker.start(name: "kelson-checkpoint") { [self] in run() } }
 
     private func run() {
-        let connection = try? SQLiteConnection(path: path, readOnly: false)
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: path, readOnly: false)
+        } catch {
+            // Requests raised by later commits are left unanswered; `stop()` finds the thread finished.
+            logger.error(
+                "the background WAL checkpointer cannot open its connection; commits copy the WAL back themselves",
+                metadata: ["path": "\(path)", "error": "\(error)", "forceFrames": "\(forceFrames)"])
+            return
+        }
         while true {
             condition.lock()
             while !requested && !worker.stopping { condition.wait() }
@@ -91,11 +106,11 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
             condition.unlock()
             if stop { break }
             // A busy or failed checkpoint is retried after a later commit; the WAL keeps every frame meanwhile.
-            if let (length, copied) = connection?.checkpointPassive() {
+            if let (length, copied) = connection.checkpointPassive() {
                 lastPass.store(Self.pack(length: length, copied: copied), ordering: .relaxed)
             }
         }
-        connection?.close()
+        connection.close()
     }
 
     func stop() { worker.stop() }

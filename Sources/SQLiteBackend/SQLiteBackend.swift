@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Glibc
+import Logging
 import RevisionLog
 import Synchronization
 
@@ -16,6 +17,8 @@ public struct SQLiteConfiguration: Sendable {
     public var durable = true
     /// WAL length (pages of 4 KiB) at which the background checkpointer copies the WAL into the database.
     public var checkpointThresholdPages: Int32 = 16_384
+    /// Where the backend reports trouble it works around (a background checkpointer that could not start).
+    public var logger = Logger(label: "kelson.sqlite")
 
     public init(path: String) { self.path = path }
 }
@@ -49,7 +52,9 @@ public final class SQLiteBackend: LogBackend {
         try connection.execute("PRAGMA synchronous = \(configuration.durable ? "NORMAL" : "OFF")")
         try Schema.migrate(connection)
         synchronizedDirectory = try configuration.durable ? Self.synchronizeDirectory(of: configuration.path) : nil
-        checkpointer = Checkpointer(path: configuration.path, thresholdFrames: configuration.checkpointThresholdPages)
+        checkpointer = Checkpointer(
+            path: configuration.path, thresholdFrames: configuration.checkpointThresholdPages,
+            logger: configuration.logger)
         checkpointer.register(on: connection)
         checkpointer.start()
         writer = Mutex(connection)
