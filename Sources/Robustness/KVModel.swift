@@ -45,8 +45,36 @@ public struct KVModel: Sendable, Hashable {
             let exists = keys[key] != nil
             if exists { next.remove(key) }
             if let response, response != .delete(deleted: exists ? 1 : 0, revision: next.revision) { return nil }
+        case .list(let prefix, let limit):
+            guard let response else { return self }
+            return answers(prefix: prefix, limit: limit, response) ? self : nil
         }
         return next
+    }
+
+    /// The keys under `prefix` in etcd's order (bytewise), as a list at this model's revision returns them.
+    public func list(prefix: String) -> [Operation.KeyValue] {
+        keys.filter { $0.key.hasPrefix(prefix) }
+            .map { Operation.KeyValue(key: $0.key, value: $0.value.value, modRevision: $0.value.modRevision) }
+            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+    }
+
+    /// Whether `response` is a paginated list of this state: read at this revision, each page the next `limit`
+    /// keys with etcd's `count` (keys left in the range) and `more`, the last page saying there is no more, and
+    /// every later page's header at or past the revision it read (etcd's header carries the current revision).
+    private func answers(prefix: String, limit: Int64, _ response: Operation.Response) -> Bool {
+        guard case .list(let listed, let pages) = response, listed == revision, let first = pages.first,
+            first.headerRevision == revision, pages.last?.more == false
+        else { return false }
+        var left = list(prefix: prefix)[...]
+        for page in pages {
+            let expected = limit > 0 ? left.prefix(Int(limit)) : left
+            guard page.count == Int64(left.count), page.keyValues.elementsEqual(expected),
+                page.more == (left.count > expected.count), page.headerRevision >= revision
+            else { return false }
+            left = left.dropFirst(expected.count)
+        }
+        return left.isEmpty
     }
 
     private mutating func write(_ key: String, _ value: String) {

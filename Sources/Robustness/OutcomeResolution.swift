@@ -32,7 +32,7 @@ extension TrafficRecorder.Recording {
             let floor = floor(before: operation.invoked)
             let match: WatchRecord.Event?
             switch operation.request {
-            case .get: match = nil
+            case .get, .list: match = nil
             case .put(let key, let value), .create(let key, let value), .update(let key, _, let value):
                 match = unexplained.values.first { $0.kind == .put && $0.key == key && $0.value == value }
             case .delete(let key, let expected):
@@ -50,7 +50,7 @@ extension TrafficRecorder.Recording {
             guard let match else { continue }
             unexplained[match.modRevision] = nil
             switch operation.request {
-            case .get: continue
+            case .get, .list: continue
             case .put: operation.response = .put(revision: match.modRevision)
             case .create, .update, .delete(_, _?):
                 operation.response = .txn(succeeded: true, revision: match.modRevision)

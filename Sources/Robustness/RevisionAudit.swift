@@ -16,7 +16,10 @@ public enum RevisionAudit {
             end = max(end, revision)
         }
         for operation in history.operations {
-            if case .get(_, _, let revision)? = operation.response { end = max(end, revision) }
+            switch operation.response {
+            case .get(_, _, let revision)?, .list(let revision, _)?: end = max(end, revision)
+            default: break
+            }
         }
         var states: [Int64: [String: (String, Int64)]] = [startRevision: [:]]
         var state: [String: (String, Int64)] = [:]
@@ -32,20 +35,34 @@ public enum RevisionAudit {
                     state[key] = (value, revision)
                 case .delete(let key, _):
                     state[key] = nil
-                case .get: break
+                case .get, .list: break
                 }
                 states[revision] = state
             }
         }
         for operation in history.operations {
-            guard case .get(let value, let modRevision, let revision)? = operation.response,
-                case .get(let key) = operation.request, let seen = states[revision]
-            else { continue }
-            let expected = seen[key]
-            if expected?.0 != value || (expected?.1 ?? 0) != modRevision {
-                problems.append(
-                    "read at revision \(revision) of \(key) saw \(value ?? "nothing")@\(modRevision), "
-                        + "the writes give \(expected.map { "\($0.0)@\($0.1)" } ?? "nothing"): \(operation)")
+            switch (operation.request, operation.response) {
+            case (.get(let key), .get(let value, let modRevision, let revision)?):
+                guard let seen = states[revision] else { continue }
+                let expected = seen[key]
+                if expected?.0 != value || (expected?.1 ?? 0) != modRevision {
+                    problems.append(
+                        "read at revision \(revision) of \(key) saw \(value ?? "nothing")@\(modRevision), "
+                            + "the writes give \(expected.map { "\($0.0)@\($0.1)" } ?? "nothing"): \(operation)")
+                }
+            case (.list(let prefix, let limit), .list(let revision, _)?):
+                // The model at that revision, rebuilt from the writes, must answer exactly these pages.
+                guard let seen = states[revision] else { continue }
+                let model = KVModel(
+                    revision: revision,
+                    keys: seen.mapValues { KVModel.Entry(value: $0.0, modRevision: $0.1) })
+                if model.step(operation.request, operation.response) == nil {
+                    let expected = model.list(prefix: prefix).map { "\($0.key)=\($0.value)@\($0.modRevision)" }
+                    problems.append(
+                        "list of \(prefix) (limit \(limit)) at revision \(revision) disagrees with the writes, which "
+                            + "give \(expected): \(operation)")
+                }
+            default: continue
             }
         }
         // Compares: a guarded write's compare must hold just before its revision when it succeeded, and must not hold
@@ -113,7 +130,8 @@ public enum RevisionAudit {
     /// The store revision an operation's response reports.
     static func observedRevision(_ operation: Operation) -> Int64? {
         switch operation.response {
-        case .get(_, _, let revision)?, .put(let revision)?, .txn(_, let revision)?, .delete(_, let revision)?:
+        case .get(_, _, let revision)?, .put(let revision)?, .txn(_, let revision)?, .delete(_, let revision)?,
+            .list(let revision, _)?:
             return revision
         case nil: return nil
         }

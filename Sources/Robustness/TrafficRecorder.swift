@@ -2,6 +2,7 @@ import EtcdAPI
 import EtcdClient
 import Foundation
 import GRPCWire
+import RevisionLog
 import SwiftProtobuf
 
 /// Drives Kubernetes-like traffic at an etcd API server with concurrent clients (Kelson's own gRPC client) and
@@ -11,7 +12,9 @@ import SwiftProtobuf
 /// - creates: `Txn` if `mod_revision(key) == 0` then put;
 /// - guarded updates and deletes: `Txn` if `mod_revision(key) == X` then put / delete, with X the mod revision this
 ///   client last saw for the key (so some compares fail, as stale updates do in Kubernetes);
-/// - blind puts and plain deletes, now and then.
+/// - blind puts and plain deletes, now and then;
+/// - paginated lists of the whole prefix, a few keys per page, as kube-apiserver lists and its reflectors relist
+///   (the next page from the last key + `\0` at the first page's revision).
 ///
 /// A call that fails (timeout, lost connection, server gone) is recorded without a response: its outcome is unknown.
 public struct TrafficRecorder: Sendable {
@@ -62,11 +65,10 @@ public struct TrafficRecorder: Sendable {
         for key in 0..<keys {
             let request = Operation.Request.get(key: prefix + "pod-\(key)")
             let invoked = Self.nanoseconds(clock: clock, since: origin)
-            let response = try await Self.perform(request, on: reader, timeout: callTimeout)
+            let (response, returned) = try await Self.perform(
+                request, on: reader, timeout: callTimeout, now: { Self.nanoseconds(clock: clock, since: origin) })
             finalReads.append(
-                Operation(
-                    client: clients, request: request, invoked: invoked,
-                    returned: Self.nanoseconds(clock: clock, since: origin), response: response))
+                Operation(client: clients, request: request, invoked: invoked, returned: returned, response: response))
         }
         await reader.close()
         let committed = Self.committedWrites(operations)
@@ -99,7 +101,8 @@ public struct TrafficRecorder: Sendable {
             let roll = Int.random(in: 0..<100, using: &generator)
             let request: Operation.Request
             switch roll {
-            case 0..<35: request = .get(key: key)
+            case 0..<30: request = .get(key: key)
+            case 30..<35: request = .list(prefix: prefix, limit: Int64.random(in: 1...4, using: &generator))
             case 35..<55: request = .create(key: key, value: value)
             case 55..<80: request = .update(key: key, modRevision: seen[key] ?? 0, value: value)
             case 80..<90: request = .delete(key: key, modRevision: seen[key] ?? 0)
@@ -108,16 +111,22 @@ public struct TrafficRecorder: Sendable {
             }
             let invoked = nanoseconds()
             do {
-                let response = try await Self.perform(request, on: connection, timeout: callTimeout)
+                let (response, returned) = try await Self.perform(
+                    request, on: connection, timeout: callTimeout, now: nanoseconds)
                 operations.append(
                     Operation(
-                        client: client, request: request, invoked: invoked, returned: nanoseconds(),
-                        response: response))
-                if case .get(_, let modRevision, _) = response { seen[key] = modRevision }
+                        client: client, request: request, invoked: invoked, returned: returned, response: response))
+                switch response {
+                case .get(_, let modRevision, _): seen[key] = modRevision
+                case .list(_, let pages):
+                    for keyValue in pages.flatMap(\.keyValues) { seen[keyValue.key] = keyValue.modRevision }
+                default: break
+                }
             } catch {
                 // A read that failed changed nothing; a write that failed may or may not have happened.
-                if case .get = request {
-                } else {
+                switch request {
+                case .get, .list: break
+                default:
                     operations.append(
                         Operation(client: client, request: request, invoked: invoked, returned: nil, response: nil))
                 }
@@ -149,36 +158,78 @@ public struct TrafficRecorder: Sendable {
         throw lastError!
     }
 
-    static func perform(_ request: Operation.Request, on client: EtcdClient, timeout: Duration) async throws
-        -> Operation.Response
-    {
+    /// Runs `request`: its response, and when it returned by `now` (for a list, when its first page did).
+    static func perform(
+        _ request: Operation.Request, on client: EtcdClient, timeout: Duration, now: () -> UInt64
+    ) async throws -> (Operation.Response, returned: UInt64) {
+        let response: Operation.Response
         switch request {
         case .get(let key):
             var range = Etcdserverpb_RangeRequest()
             range.key = Data(key.utf8)
-            let response = try await client.range(range, timeout: timeout)
-            let keyValue = response.kvs.first
-            return .get(
+            let answer = try await client.range(range, timeout: timeout)
+            let keyValue = answer.kvs.first
+            response = .get(
                 value: keyValue.map { String(decoding: $0.value, as: UTF8.self) },
                 modRevision: keyValue?.modRevision ?? 0,
-                revision: response.header.revision)
+                revision: answer.header.revision)
         case .put(let key, let value):
             var put = Etcdserverpb_PutRequest()
             put.key = Data(key.utf8)
             put.value = Data(value.utf8)
-            return .put(revision: try await client.put(put, timeout: timeout).header.revision)
+            response = .put(revision: try await client.put(put, timeout: timeout).header.revision)
         case .create(let key, let value):
-            return try await guarded(client, key: key, modRevision: 0, then: .put(value), timeout: timeout)
+            response = try await guarded(client, key: key, modRevision: 0, then: .put(value), timeout: timeout)
         case .update(let key, let modRevision, let value):
-            return try await guarded(client, key: key, modRevision: modRevision, then: .put(value), timeout: timeout)
+            response = try await guarded(
+                client, key: key, modRevision: modRevision, then: .put(value), timeout: timeout)
         case .delete(let key, let modRevision?):
-            return try await guarded(client, key: key, modRevision: modRevision, then: .delete, timeout: timeout)
+            response = try await guarded(client, key: key, modRevision: modRevision, then: .delete, timeout: timeout)
         case .delete(let key, nil):
             var delete = Etcdserverpb_DeleteRangeRequest()
             delete.key = Data(key.utf8)
-            let response = try await client.deleteRange(delete, timeout: timeout)
-            return .delete(deleted: response.deleted, revision: response.header.revision)
+            let answer = try await client.deleteRange(delete, timeout: timeout)
+            response = .delete(deleted: answer.deleted, revision: answer.header.revision)
+        case .list(let prefix, let limit):
+            return try await list(prefix: prefix, limit: limit, on: client, timeout: timeout, now: now)
         }
+        return (response, now())
+    }
+
+    /// Pages a list may take before the recorder stops following it (eight keys, one per page, take eight).
+    static let maximumListPages = 1_000
+
+    /// A list the way kube-apiserver pages one: `limit` keys per Range over the prefix, the first at the latest
+    /// revision, each next one from the last key returned + `\0` at the first page's revision, until a page says
+    /// there is no more. A server that keeps saying `more` gets a list the model refuses (its last page says more).
+    private static func list(
+        prefix: String, limit: Int64, on client: EtcdClient, timeout: Duration, now: () -> UInt64
+    ) async throws -> (Operation.Response, returned: UInt64) {
+        var range = Etcdserverpb_RangeRequest()
+        range.key = Data(prefix.utf8)
+        range.rangeEnd = Data(KeyRange.prefixEnd(Array(prefix.utf8)))
+        range.limit = limit
+        var pages: [Operation.Page] = []
+        var firstReturned: UInt64 = 0
+        while pages.count < maximumListPages {
+            let answer = try await client.range(range, timeout: timeout)
+            if pages.isEmpty {
+                firstReturned = now()
+                range.revision = answer.header.revision
+            }
+            let keyValues = answer.kvs.map {
+                Operation.KeyValue(
+                    key: String(decoding: $0.key, as: UTF8.self), value: String(decoding: $0.value, as: UTF8.self),
+                    modRevision: $0.modRevision)
+            }
+            pages.append(
+                Operation.Page(
+                    keyValues: keyValues, more: answer.more, count: answer.count, headerRevision: answer.header.revision
+                ))
+            guard answer.more, let last = answer.kvs.last else { break }
+            range.key = last.key + [0]
+        }
+        return (.list(revision: range.revision, pages: pages), firstReturned)
     }
 
     private enum Then {

@@ -37,6 +37,20 @@ extension IntegrationTests {
             } else {
                 Issue.record("\(kind): no read saw a value")
             }
+            // Paginated lists: some took several pages, and a later page altered is caught.
+            var pagedList = recording.history
+            if let index = pagedList.operations.firstIndex(where: {
+                if case .list(_, let pages)? = $0.response { return pages.count > 1 && !pages[1].keyValues.isEmpty }
+                return false
+            }), case .list(let revision, var pages)? = pagedList.operations[index].response {
+                pages[1].keyValues[0].value = "tampered"
+                pagedList.operations[index].response = .list(revision: revision, pages: pages)
+                let rejected = LinearizabilityChecker(initial: KVModel(revision: recording.startRevision)).check(
+                    pagedList)
+                #expect(rejected != .linearizable, "\(kind): a tampered list page was accepted")
+            } else {
+                Issue.record("\(kind): no list took more than one page")
+            }
             var gap = recording.watch
             if let index = gap.responses.indices.dropFirst().first(where: { gap.responses[$0].count == 1 }) {
                 gap.responses.remove(at: index)

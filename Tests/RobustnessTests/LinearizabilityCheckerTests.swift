@@ -97,7 +97,7 @@ struct LinearizabilityCheckerTests {
         #expect(checker.check(history) != .linearizable)
     }
 
-    @Test("a history of 300 operations by 6 clients over 4 keys is decided quickly")
+    @Test("a history of 300 operations by 6 clients over 4 keys, paginated lists among them, is decided quickly")
     func largerHistory() {
         var operations: [Operation] = []
         var model = KVModel()
@@ -107,11 +107,12 @@ struct LinearizabilityCheckerTests {
         for index in 0..<300 {
             let key = "k\(Int.random(in: 0..<4, using: &generator))"
             let request: Operation.Request
-            switch index % 4 {
+            switch index % 5 {
             case 0: request = .put(key: key, value: "\(index)")
             case 1: request = .get(key: key)
             case 2: request = .update(key: key, modRevision: model.keys[key]?.modRevision ?? 0, value: "\(index)")
-            default: request = .create(key: key, value: "\(index)")
+            case 3: request = .create(key: key, value: "\(index)")
+            default: request = .list(prefix: "k", limit: Int64(index % 3 + 1))
             }
             let response = Self.answer(model, request)
             model = model.step(request, response)!
@@ -134,6 +135,8 @@ struct LinearizabilityCheckerTests {
         case .create, .update, .delete(_, _?):
             return .txn(succeeded: next.revision != model.revision, revision: next.revision)
         case .delete(let key, nil): return .delete(deleted: model.keys[key] == nil ? 0 : 1, revision: next.revision)
+        case .list(let prefix, let limit):
+            return PaginatedListTests.pages(model.list(prefix: prefix), limit: limit, revision: model.revision)
         }
     }
 }
