@@ -9,10 +9,11 @@ import SQLiteBackend
 /// its Maintenance Snapshot stream (as `etcdctl snapshot save` does), and what a snapshot file holds.
 ///
 /// A snapshot is the SQLite database as one consistent read saw it (`VACUUM INTO` while the server keeps writing),
-/// followed by etcd's SHA-256 trailer. Restoring it (`kelson snapshot restore`) gives a store at the snapshot's
-/// revision: a client that reconnects sees revisions go back to it, as with a restored etcd; watchers that resume
-/// from a later revision get events only once the restored store has written that far (documented in
-/// docs/operations.md).
+/// followed by etcd's SHA-256 trailer. Restoring it (`kelson snapshot restore`) by default moves the revision
+/// 1,000,000,000 past the snapshot's and marks it compacted (`RevisionBump`, etcdutl's `--bump-revision` and
+/// `--mark-compacted`), so revisions never go back for a client that reconnects, and a watch or read resuming from
+/// an older revision is told it was compacted and lists again. `--bump-revision 0 --mark-compacted false` keeps
+/// the snapshot's revision, as a plain etcd restore does (documented in docs/operations.md).
 public enum Snapshots {
     /// What `kelson snapshot status` reports. `hash` is etcd's HashKV at `revision` (the CRC-32C of the history
     /// that compaction keeps), so it equals `etcdctl endpoint hashkv --rev REVISION` on the server the snapshot came
