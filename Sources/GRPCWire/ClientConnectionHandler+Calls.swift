@@ -147,11 +147,7 @@ extension ClientConnectionHandler {
         guard let stream = streams[streamID], !stream.completed else {
             return HTTP2Constants.errorTemporalCallbackFailure
         }
-        if !stream.outbound.isEmpty, let context, !context.channel.isWritable {
-            stream.dataDeferred = true
-            deferredForWritability.append(streamID)
-            return HTTP2Constants.errorDeferred
-        }
+        if !stream.outbound.isEmpty, let context, !context.channel.isWritable { return deferUntilWritable(stream) }
         let written = stream.outbound.copyOut(into: buffer)
         if case .streaming = stream.kind {
             stream.token.budget.release(written)

@@ -90,13 +90,7 @@ extension ClientConnectionHandler {
                 if !inbound.push(message) { paused = true }
             }
         }
-        stream.inboundPaused = paused
-        if paused {
-            stream.withheldWindowBytes += bytes.count
-            if let session { _ = nghttp2_session_consume_connection(session, bytes.count) }
-        } else {
-            consume(streamID: streamID, bytes: bytes.count)
-        }
+        received(bytes.count, on: stream, paused: paused)
         switch failure {
         case .tooLarge(let length, let limit):
             let message = "grpc: received message larger than max (\(length) vs. \(limit))"
@@ -112,22 +106,12 @@ extension ClientConnectionHandler {
         }
     }
 
-    private func consume(streamID: Int32, bytes: Int) {
-        guard let session, bytes > 0 else { return }
-        _ = nghttp2_session_consume(session, streamID, bytes)
-    }
-
     /// The consumer of a stream's responses caught up: return the withheld stream window.
     func inboundDemand(streamID: Int32) {
-        guard let session, let stream = streams[streamID], stream.inboundPaused,
-            case .streaming(let inbound) = stream.kind, !inbound.isPaused
+        guard let stream = streams[streamID], stream.inboundPaused, case .streaming(let inbound) = stream.kind,
+            !inbound.isPaused
         else { return }
-        stream.inboundPaused = false
-        if stream.withheldWindowBytes > 0 {
-            _ = nghttp2_session_consume_stream(session, streamID, stream.withheldWindowBytes)
-            stream.withheldWindowBytes = 0
-        }
-        outputChanged()
+        resumeInbound(stream)
     }
 
     /// END_STREAM from the server: the status comes from `grpc-status`/`grpc-message`, else from `:status`.

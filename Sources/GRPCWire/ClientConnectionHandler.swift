@@ -13,7 +13,7 @@ struct ClientConnectionSettings: Sendable {
 
 /// One client connection: an nghttp2 client session inside a NIO channel handler, multiplexing calls as
 /// streams. Event loop only; `GRPCClient` reaches it through `NIOLoopBound`.
-final class ClientConnectionHandler: ChannelInboundHandler {
+final class ClientConnectionHandler: HTTP2SessionHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -24,15 +24,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private(set) var context: ChannelHandlerContext?
     var state = State.connecting
     var streams: [Int32: ClientStreamState] = [:]
-    var deferredForWritability: [Int32] = []
+    var output = HTTP2OutputState()
     /// Completed when the server's SETTINGS arrive (the server speaks HTTP/2) or the connection fails.
     let ready: EventLoopPromise<Void>
     /// Why the connection is unusable, reported to every later call.
     var closeStatus = GRPCStatus(code: .unavailable, message: "connection closed")
-    private var inReadBurst = false
-    private var needsFlush = false
-    private var drainScheduled = false
-    private var closing = false
     private var keepaliveTask: Scheduled<Void>?
     private var keepaliveTimeoutTask: Scheduled<Void>?
     private var readyTimeoutTask: Scheduled<Void>?
@@ -94,29 +90,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
-        inReadBurst = true
+        output.inReadBurst = true
         if HTTP2Session.receive(session, unwrapInboundIn(data)) < 0 {
             fail(GRPCStatus(code: .unavailable, message: "HTTP/2 protocol error from server"))
             return
         }
         outputChanged()
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        inReadBurst = false
-        flushIfNeeded()
-        context.fireChannelReadComplete()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, !deferredForWritability.isEmpty {
-            for id in deferredForWritability {
-                if let stream = streams[id] { resumeData(stream) }
-            }
-            deferredForWritability.removeAll(keepingCapacity: true)
-            outputChanged()
-        }
-        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -129,51 +108,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    // MARK: Output
-
-    /// Moves nghttp2's pending output into the channel. Inside a read burst at once (`channelReadComplete`
-    /// flushes); otherwise as one event-loop task after those already queued, so many calls started or messages
-    /// sent from other threads leave in one write and one flush. Never called from inside nghttp2's callbacks.
-    func outputChanged() {
-        if inReadBurst {
-            drainNow()
-            return
-        }
-        guard !drainScheduled, let context else { return }
-        drainScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.drainScheduled = false
-            self.drainNow()
-            self.flushIfNeeded()
-        }
-    }
-
-    private func drainNow() {
-        guard let session, let context else { return }
-        let written = HTTP2Session.drainOutput(session, into: context)
-        if written < 0 {
-            fail(
-                GRPCStatus(
-                    code: .unavailable,
-                    message: "HTTP/2 session error: \(String(cString: nghttp2_strerror(Int32(written))))"))
-        } else if written > 0 {
-            needsFlush = true
-        }
-    }
-
-    private func flushIfNeeded() {
-        guard let context else { return }
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        // After a GOAWAY with no streams left (or a fatal session error) nghttp2 is done: close like grpc-go.
-        if let session, !closing, HTTP2Session.isDone(session) {
-            closing = true
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
-            promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+    func outputFailed(_ error: Int) {
+        fail(
+            GRPCStatus(
+                code: .unavailable, message: "HTTP/2 session error: \(String(cString: nghttp2_strerror(Int32(error))))")
+        )
     }
 
     private func teardown() {
@@ -184,18 +123,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         ready.fail(closeStatus)
         let open = streams
         streams = [:]
-        deferredForWritability.removeAll()
+        output.deferredForWritability.removeAll()
         for stream in open.values { complete(stream, closeStatus) }
         if let session {
             nghttp2_session_del(session)
             self.session = nil
         }
-    }
-
-    func resumeData(_ stream: ClientStreamState) {
-        guard let session, stream.dataDeferred else { return }
-        stream.dataDeferred = false
-        _ = nghttp2_session_resume_data(session, stream.id)
     }
 
     // MARK: Keepalive

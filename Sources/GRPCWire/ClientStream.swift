@@ -24,7 +24,7 @@ extension ClientCallToken {
 }
 
 /// Per-stream state of one client connection (event loop only).
-final class ClientStreamState {
+final class ClientStreamState: HTTP2FlowControlledStream {
     enum Kind {
         /// Runs on the connection's event loop with the call's outcome.
         case unary(@Sendable (Result<[UInt8], GRPCStatus>) -> Void)

@@ -200,14 +200,7 @@ extension ServerConnectionHandler {
             let failure = stream.deframer.process(bytes) { message in
                 if !call.inbound.push(message) { paused = true }
             }
-            stream.inboundPaused = paused
-            if paused {
-                // Withhold stream-level window only; the connection window stays open for other streams.
-                stream.withheldWindowBytes += bytes.count
-                consumeConnection(bytes: bytes.count)
-            } else {
-                consume(streamID: streamID, bytes: bytes.count)
-            }
+            received(bytes.count, on: stream, paused: paused)
             if let failure {
                 let status = stream.status(for: failure)
                 call.markCancelled(status)

@@ -99,12 +99,7 @@ extension ServerConnectionHandler {
     ) -> Int {
         guard let stream = streams[streamID] else { return HTTP2Constants.errorTemporalCallbackFailure }
         if case .http = stream.phase { return copyPlainBody(stream, into: buffer, flags: flags) }
-        if !stream.outbound.isEmpty, let context, !context.channel.isWritable {
-            // Outbound backpressure: stop pulling until channelWritabilityChanged.
-            stream.dataDeferred = true
-            deferredForWritability.append(streamID)
-            return HTTP2Constants.errorDeferred
-        }
+        if !stream.outbound.isEmpty, let context, !context.channel.isWritable { return deferUntilWritable(stream) }
         let written = stream.outbound.copyOut(into: buffer)
         if let budget = stream.budget {
             budget.release(written)

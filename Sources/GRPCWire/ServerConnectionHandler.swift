@@ -9,7 +9,7 @@ struct ServerConnectionLimits: Sendable {
 /// One server connection: an nghttp2 server session inside a NIO channel handler. All state is confined to the
 /// channel's event loop. Unary requests are decoded and handed to their handler on this loop, synchronously;
 /// `GRPCUnaryCall.respond` comes back here (inline or with one hop).
-final class ServerConnectionHandler: ChannelInboundHandler {
+final class ServerConnectionHandler: HTTP2SessionHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -25,12 +25,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     var streams: [Int32: ServerStream] = [:]
     /// Unary requests completed during one `mem_recv`; their handlers run once nghttp2 has returned.
     var readyUnary: [ServerStream] = []
-    /// Streams whose data provider deferred because the channel was not writable.
-    var deferredForWritability: [Int32] = []
-    private var inReadBurst = false
-    private var needsFlush = false
-    private var drainScheduled = false
-    private var closing = false
+    var output = HTTP2OutputState()
     private(set) var shutdownPhase = ShutdownPhase.serving
 
     enum ShutdownPhase { case serving, noticeSent, goawaySent }
@@ -76,7 +71,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
-        inReadBurst = true
+        output.inReadBurst = true
         let result = HTTP2Session.receive(session, unwrapInboundIn(data))
         if result < 0 {
             // Bad preface or a flood: nghttp2 may have queued a GOAWAY; send it and close.
@@ -89,76 +84,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         outputChanged()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        inReadBurst = false
-        flushIfNeeded()
-        context.fireChannelReadComplete()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, !deferredForWritability.isEmpty {
-            for id in deferredForWritability {
-                if let stream = streams[id] { resumeData(stream) }
-            }
-            deferredForWritability.removeAll(keepingCapacity: true)
-            outputChanged()
-        }
-        context.fireChannelWritabilityChanged()
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
-    // MARK: Output
-
-    /// Moves nghttp2's pending output into the channel; flushes unless inside a read burst, where
-    /// `channelReadComplete` flushes once for everything the burst produced. Never called from inside nghttp2's
-    /// callbacks (no `mem_send` within `mem_recv`): code they reach only submits, and `channelRead` drains after.
-    ///
-    /// Outside a read burst the drain runs as one event-loop task after those already queued, so a batch of
-    /// answers arriving from another thread (or many streaming sends) leaves in one write and one flush.
-    func outputChanged() {
-        if inReadBurst {
-            drainNow()
-            return
-        }
-        guard !drainScheduled, let context else { return }
-        drainScheduled = true
-        context.eventLoop.assumeIsolated().execute {
-            self.drainScheduled = false
-            self.drainNow()
-            self.flushIfNeeded()
-        }
-    }
-
-    private func drainNow() {
-        guard let session, let context else { return }
-        let written = HTTP2Session.drainOutput(session, into: context)
-        if written < 0 {
-            context.flush()
-            closeAfterWrites()
-            return
-        }
-        if written > 0 { needsFlush = true }
-    }
-
-    private func flushIfNeeded() {
-        guard let context else { return }
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        if let session, HTTP2Session.isDone(session) { closeAfterWrites() }
-    }
-
-    /// Closes once everything written so far has left (a plain close may drop flushed but unwritten bytes).
-    private func closeAfterWrites() {
-        guard !closing, let context else { return }
-        closing = true
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    /// nghttp2 may have queued a GOAWAY before failing: send what was written, then close.
+    func outputFailed(_ error: Int) {
+        context?.flush()
+        closeAfterWrites()
     }
 
     /// Connection gone: every open call is cancelled and can no longer reach this handler; the session is deleted
@@ -168,7 +101,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let open = streams
         streams = [:]
         readyUnary.removeAll()
-        deferredForWritability.removeAll()
+        output.deferredForWritability.removeAll()
         for stream in open.values { closed(stream, status: .streamCancelled) }
         if let session {
             nghttp2_session_del(session)
@@ -201,34 +134,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         _ = nghttp2_submit_goaway(session, HTTP2Constants.flagNone, lastStreamID, HTTP2Constants.noError, nil, 0)
     }
 
-    // MARK: Flow control
-
-    func consume(streamID: Int32, bytes: Int) {
-        guard let session, bytes > 0 else { return }
-        _ = nghttp2_session_consume(session, streamID, bytes)
-    }
-
-    func consumeConnection(bytes: Int) {
-        guard let session, bytes > 0 else { return }
-        _ = nghttp2_session_consume_connection(session, bytes)
-    }
-
     /// The consumer of a streaming call's requests caught up: return the withheld stream window.
     func inboundDemand(streamID: Int32) {
-        guard let session, let stream = streams[streamID], stream.inboundPaused,
-            case .streaming(let call) = stream.phase, !call.inbound.isPaused
+        guard let stream = streams[streamID], stream.inboundPaused, case .streaming(let call) = stream.phase,
+            !call.inbound.isPaused
         else { return }
-        stream.inboundPaused = false
-        if stream.withheldWindowBytes > 0 {
-            _ = nghttp2_session_consume_stream(session, streamID, stream.withheldWindowBytes)
-            stream.withheldWindowBytes = 0
-        }
-        outputChanged()
-    }
-
-    func resumeData(_ stream: ServerStream) {
-        guard let session, stream.dataDeferred else { return }
-        stream.dataDeferred = false
-        _ = nghttp2_session_resume_data(session, stream.id)
+        resumeInbound(stream)
     }
 }

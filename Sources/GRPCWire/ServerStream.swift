@@ -3,7 +3,7 @@ import NIOCore
 /// Per-stream state of one server connection, owned by its `ServerConnectionHandler` (event loop only).
 /// nghttp2 gets no pointer to it (it would leak when a session is deleted with streams open); the handler looks
 /// streams up by ID.
-final class ServerStream {
+final class ServerStream: HTTP2FlowControlledStream {
     enum Phase {
         /// Request HEADERS still arriving.
         case receivingHeaders
