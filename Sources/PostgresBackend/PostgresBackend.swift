@@ -15,6 +15,10 @@ public struct PostgresConfiguration: Sendable {
     /// Create Kelson's tables when the database (schema) has none; when false, that is an error (a migration
     /// source must already hold a store, and a typo must not create an empty one).
     public var createsTables = true
+    /// Open the store even when the server runs with `fsync = off`. Such a server loses committed transactions,
+    /// and may corrupt its files, when the machine crashes, so Kelson refuses it unless this is set: for
+    /// throwaway stores only.
+    public var allowsUnsafeNoFsync = false
 
     public init(url: String) { self.url = url }
 }
@@ -44,17 +48,24 @@ public final class PostgresBackend: SharedLogBackend {
     }
     private let maintenance = Mutex(MaintenanceState())
     private let leaseClock: Mutex<(any LeaseClock)?> = Mutex(nil)
-    private let syncConnection = Mutex<PostgresConnection?>(nil)
+    /// The connection `sync` runs on (see `openSyncConnection`).
+    let syncConnection = Mutex<PostgresConnection?>(nil)
 
     public init(configuration: PostgresConfiguration) throws {
         self.configuration = configuration
         connector = Connector(url: configuration.url, timeoutSeconds: configuration.connectTimeoutSeconds)
         let connection = try connector.connect()
-        try PostgresSchema.migrate(connection, createTables: configuration.createsTables)
-        guard let channel = try connection.execute(PostgresSchema.channelQuery).first?.first ?? nil else {
-            throw StoreError(.backendFailure, "PostgreSQL did not name the schema's notification channel")
+        do {
+            try Self.refuseNoFsync(connection, unlessAllowed: configuration.allowsUnsafeNoFsync)
+            try PostgresSchema.migrate(connection, createTables: configuration.createsTables)
+            guard let channel = try connection.execute(PostgresSchema.channelQuery).first?.first ?? nil else {
+                throw StoreError(.backendFailure, "PostgreSQL did not name the schema's notification channel")
+            }
+            self.channel = channel
+        } catch {
+            connection.close()
+            throw error
         }
-        self.channel = channel
         writer = Mutex(connection)
         let connector = connector
         readers = ConnectionPool(
@@ -62,6 +73,19 @@ public final class PostgresBackend: SharedLogBackend {
             isUsable: { $0.isHealthy }, close: { $0.close() })
         listener = CommitListener(
             connector: connector, channel: channel, token: token, fallbackPoll: configuration.fallbackPollInterval)
+    }
+
+    /// A server with `fsync = off` acknowledges commits it may lose in a crash of the machine (and may be left with
+    /// corrupt files), whatever Kelson asks of it: refused unless the configuration allows it. Checked once, when
+    /// the store opens; `full_page_writes = off` is not refused, as it is safe on file systems that never tear a
+    /// page (ZFS).
+    static func refuseNoFsync(_ connection: PostgresConnection, unlessAllowed allowed: Bool) throws(StoreError) {
+        let fsync = try connection.execute("SHOW fsync").first?.first ?? nil
+        guard fsync == "off", !allowed else { return }
+        throw StoreError(
+            .notSupported,
+            "PostgreSQL runs with fsync = off, so a crash of its machine can lose writes Kelson acknowledged: "
+                + "refusing to use it (set fsync = on in postgresql.conf and reload the server)")
     }
 
     public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
@@ -166,10 +190,30 @@ public final class PostgresBackend: SharedLogBackend {
         try syncConnection.withLock { connection in
             if connection == nil || !connection!.isHealthy {
                 connection?.close()
-                connection = try connector.connect()
+                connection = nil
+                connection = try openSyncConnection()
             }
             try connection!.execute("SELECT pg_logical_emit_message(true, 'kelson', '')")
         }
+    }
+
+    /// A connection whose commits wait for the WAL flush, whatever the server's, database's or role's default: with
+    /// `synchronous_commit = off` the flush in `sync` would return at once and every write be acknowledged before it
+    /// is durable; `local` would not wait for synchronous standbys. Both are raised to `on` for the session;
+    /// `remote_write` and `remote_apply` are kept (they wait for the local flush too).
+    private func openSyncConnection() throws(StoreError) -> PostgresConnection {
+        let connection = try connector.connect()
+        do {
+            try connection.execute(
+                """
+                SELECT set_config('synchronous_commit', 'on', false)
+                WHERE current_setting('synchronous_commit') IN ('off', 'local')
+                """)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
     }
 
     public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
