@@ -4,35 +4,37 @@ import Glibc
 import RevisionLog
 import Synchronization
 
-/// Wakes the store's log follower when another process commits: a dedicated connection runs
-/// `LISTEN` on the store's channel (`PostgresSchema.channelQuery`) and waits on its socket. Notifications carry the writer's token, so a process's own
-/// commits (which its committer already published) do not wake it. The log stays the source of truth: a
-/// wake-up only makes the follower read new revisions now; it also wakes on a slow poll and after the
+/// Wakes the store's log follower when another process commits: a dedicated connection runs `LISTEN` on the
+/// store's channel (`PostgresSchema.channelQuery`) and waits on its socket. Notifications carry the writer's token,
+/// so a process's own commits (which its committer already published) do not wake it. The log stays the source of
+/// truth: a wake-up only makes the follower read new revisions now; it also wakes on a slow poll and after the
 /// connection came back, so a lost notification costs latency, never an event.
 ///
 /// A commit's NOTIFY costs every commit PostgreSQL's notification lock and a wake-up of each listening backend,
 /// so a process sends it only while another process listens (`othersListen`). Listeners say so with
 /// `hello <token>` notifications: one when they connect (answered at once by every process that did not know
-/// them, so both sides know each other within a round trip) and one every `heartbeat`. A process that has not
-/// been heard for `peerTimeout` counts as gone. Until a newcomer is known its peers' commits are not notified, so
-/// the newcomer reads the log once more shortly after its hello; the slow poll covers anything later still.
+/// them, so both sides know each other within a round trip) and one every second (`heartbeat`). A process that
+/// has not been heard for 5 s (`peerTimeout`) counts as gone. Until a newcomer is known its peers' commits are not
+/// notified, so the newcomer reads the log once more shortly after its hello; the slow poll covers anything later
+/// still.
 ///
 /// A transaction that changed a metadata value (auth state, alarms) also sends `meta <token>`, so other processes
 /// read those values again at once (and on the slow poll in any case).
+///
+/// What to do when is decided by `CommitListenerStateMachine`, which does no I/O; this class performs its actions
+/// with libpq on a thread of its own.
 final class CommitListener: Sendable {
     private let connector: Connector
     private let channel: String
     private let token: String
     private let fallbackPoll: Duration
+    private let helloQuery: String
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
     private let othersListening = Atomic<Bool>(false)
-    private static let heartbeat: Duration = .seconds(1)
-    private static let peerTimeout: Duration = .seconds(5)
-    /// After its hello, a newcomer reads the log again this much later: commits whose writers had not yet heard
-    /// the hello were not notified.
-    private static let catchUp: Duration = .milliseconds(250)
+    /// Notifications handed to the state machine at once; more wait for its next answer.
+    private static let notificationBatchMaximum = 1_000
     static let helloPrefix = "hello "
     /// Payload prefix of a metadata change (auth state, alarms): other processes read those values again.
     static let metadataPrefix = "meta "
@@ -45,6 +47,7 @@ final class CommitListener: Sendable {
         self.channel = channel
         self.token = token
         self.fallbackPoll = fallbackPoll
+        helloQuery = "SELECT pg_notify('\(channel)', '\(Self.helloPrefix)\(token)')"
     }
 
     func start(commits: @escaping @Sendable () -> Void, metadata: @escaping @Sendable () -> Void) {
@@ -61,96 +64,102 @@ final class CommitListener: Sendable {
         if started.load(ordering: .acquiring) { finished.wait() }
     }
 
-    /// `commits` and `metadata` as in `SharedLogBackend.watchExternalChanges`.
+    /// `commits` and `metadata` as in `SharedLogBackend.watchExternalChanges`. Performs what the state machine
+    /// decides (see `CommitListenerStateMachine`) until `stop`.
     private func run(commits: @Sendable () -> Void, metadata: @Sendable () -> Void) {
-        // Everything may have changed unseen: after (re)connecting and on the slow poll.
-        func wake() {
-            commits()
-            metadata()
-        }
+        var machine = CommitListenerStateMachine(token: token, fallbackPoll: fallbackPoll)
         var connection: PostgresConnection?
-        var lastWake = ContinuousClock.now
-        var lastHello = ContinuousClock.now
-        var catchUpAt: ContinuousClock.Instant?
-        var helloSent = true
-        var peers: [String: ContinuousClock.Instant] = [:]
-        let hello = "SELECT pg_notify('\(channel)', '\(Self.helloPrefix)\(token)')"
+        var actions = machine.start()
         while !stopping.load(ordering: .acquiring) {
-            if connection == nil || !connection!.isHealthy {
-                connection?.close()
-                connection = nil
-                do {
-                    let fresh = try connector.connect()
-                    try fresh.execute("LISTEN \(channel)")
-                    try fresh.execute(hello)
-                    connection = fresh
-                    // Commits made while nobody listened: read them now, and again once every peer heard the hello.
-                    wake()
-                    lastWake = .now
-                    lastHello = .now
-                    helloSent = true
-                    catchUpAt = .now + Self.catchUp
-                } catch {
-                    Thread.sleep(forTimeInterval: 0.1)
-                    continue
-                }
-            }
-            guard let current = connection, let handle = current.handle else { continue }
-            // Short waits so `stop` is prompt.
-            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-            // No wait right after a hello: notifications may already sit in libpq's buffer.
-            let ready = poll(&descriptor, 1, helloSent ? 0 : 100)
-            helloSent = false
-            var woken = false
-            var metadataChanged = false
-            var answer = false
-            if ready > 0 && PQconsumeInput(handle) == 0 {
-                connection?.close()
-                connection = nil
-                continue
-            }
-            // Also what libpq already buffered while this thread sent its hello (the socket shows nothing then).
-            let received = ContinuousClock.now
-            while let notification = PQnotifies(handle) {
-                let payload = String(cString: notification.pointee.extra)
-                PQfreemem(notification)
-                let isHello = payload.hasPrefix(Self.helloPrefix)
-                let isMetadata = payload.hasPrefix(Self.metadataPrefix)
-                let sender =
-                    isHello
-                    ? String(payload.dropFirst(Self.helloPrefix.count))
-                    : isMetadata ? String(payload.dropFirst(Self.metadataPrefix.count)) : payload
-                guard sender != token else { continue }
-                if peers.updateValue(received, forKey: sender) == nil && isHello { answer = true }
-                if isMetadata { metadataChanged = true } else if !isHello { woken = true }
-            }
-            let now = ContinuousClock.now
-            if answer || now - lastHello >= Self.heartbeat {
-                do {
-                    try current.execute(hello)
-                } catch {
-                    connection?.close()
-                    connection = nil
-                    continue
-                }
-                lastHello = now
-                helloSent = true
-            }
-            peers = peers.filter { now - $0.value < Self.peerTimeout }
-            othersListening.store(!peers.isEmpty, ordering: .relaxed)
-            if let due = catchUpAt, now >= due {
-                woken = true
-                metadataChanged = true
-                catchUpAt = nil
-            }
-            if now - lastWake >= fallbackPoll {
-                wake()
-                lastWake = now
-            } else {
-                if woken { commits() }
-                if metadataChanged { metadata() }
-            }
+            actions = perform(actions, &machine, &connection, commits: commits, metadata: metadata)
+            othersListening.store(machine.othersListen, ordering: .relaxed)
         }
         connection?.close()
+    }
+
+    /// Performs `actions` in order up to the one whose outcome is the next event (a connection attempt, a wait, a
+    /// failed hello), and returns the machine's answer to that event.
+    private func perform(
+        _ actions: [CommitListenerStateMachine.Action], _ machine: inout CommitListenerStateMachine,
+        _ connection: inout PostgresConnection?, commits: @Sendable () -> Void, metadata: @Sendable () -> Void
+    ) -> [CommitListenerStateMachine.Action] {
+        for action in actions {
+            switch action {
+            case .connect:
+                do {
+                    let fresh = try connector.connect()
+                    connection = fresh
+                    try fresh.execute("LISTEN \(channel)")
+                    try fresh.execute(helloQuery)
+                    return machine.connected(at: .now)
+                } catch {
+                    return machine.connectFailed(at: .now)
+                }
+            case .sendHello:
+                do {
+                    guard let connection else { throw StoreError.stopped }
+                    try connection.execute(helloQuery)
+                } catch {
+                    return machine.connectionLost(at: .now)
+                }
+            case .closeConnection:
+                connection?.close()
+                connection = nil
+            case .wakeFollower: commits()
+            case .notifyMetadataObservers: metadata()
+            case .wait(let deadline): return wait(until: deadline, on: connection, &machine)
+            }
+        }
+        assertionFailure("an answer of CommitListenerStateMachine ended without .connect or .wait")
+        return machine.timerFired(at: .now)
+    }
+
+    /// Waits for notifications on `connection` (without one, only for the time) until `deadline`, in slices of at
+    /// most 100 ms so `stop` is prompt, and returns the machine's answer to what happened. Returns nothing once
+    /// stopping.
+    private func wait(
+        until deadline: ContinuousClock.Instant, on connection: PostgresConnection?,
+        _ machine: inout CommitListenerStateMachine
+    ) -> [CommitListenerStateMachine.Action] {
+        while !stopping.load(ordering: .acquiring) {
+            if let connection {
+                guard connection.isHealthy, let handle = connection.handle else {
+                    return machine.connectionLost(at: .now)
+                }
+                // First what libpq already holds (read while this thread sent a hello, say): the socket shows
+                // nothing for it.
+                let payloads = Self.takeNotifications(handle)
+                if !payloads.isEmpty { return machine.notificationsReceived(payloads, at: .now) }
+            }
+            let now = ContinuousClock.now
+            if now >= deadline { return machine.timerFired(at: now) }
+            let slice = min(deadline - now, .milliseconds(100))
+            if let handle = connection?.handle {
+                var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+                if poll(&descriptor, 1, Self.milliseconds(slice)) > 0 && PQconsumeInput(handle) == 0 {
+                    return machine.connectionLost(at: .now)
+                }
+            } else {
+                Thread.sleep(forTimeInterval: Double(Self.milliseconds(slice)) / 1_000)
+            }
+        }
+        return []
+    }
+
+    /// The payloads of the notifications libpq has parsed, in order: at most `notificationBatchMaximum`, the rest
+    /// stay for the next call.
+    private static func takeNotifications(_ handle: OpaquePointer) -> [String] {
+        var payloads: [String] = []
+        while payloads.count < notificationBatchMaximum, let notification = PQnotifies(handle) {
+            payloads.append(String(cString: notification.pointee.extra))
+            PQfreemem(notification)
+        }
+        return payloads
+    }
+
+    /// `duration` in whole milliseconds, rounded up so a wait never ends just before its deadline.
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        let (seconds, attoseconds) = duration.components
+        return Int32(max(seconds * 1_000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000, 0))
     }
 }
