@@ -72,7 +72,8 @@ final class Committer: @unchecked Sendable {
     init(
         backend: any LogBackend, configuration: StoreConfiguration, logger: Logger,
         onCommit: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
-        onFailure: @escaping @Sendable (StoreError) -> Void = { _ in }
+        onFailure: @escaping @Sendable (StoreError) -> Void = { _ in },
+        onSyncFailure: @escaping @Sendable (_ from: Int64, StoreError) -> Void = { _, _ in }
     ) throws {
         self.backend = backend
         self.configuration = configuration
@@ -88,7 +89,8 @@ final class Committer: @unchecked Sendable {
         shared = backend is any SharedLogBackend
         let published = revision
         let follower = (backend as? any SharedLogBackend).map {
-            LogFollower(backend: $0, published: published, logger: logger, onPublish: onCommit)
+            LogFollower(
+                backend: $0, published: published, logger: logger, onPublish: onCommit, onSyncFailure: onSyncFailure)
         }
         self.follower = follower
         var forward: (@Sendable (SyncBatch) -> Void)?
@@ -98,7 +100,7 @@ final class Committer: @unchecked Sendable {
             backend.defersDurability
             ? Syncer(
                 backend: backend, logger: logger, onDurable: onCommit, forward: forward,
-                onFinalFailure: { failed.committer?.fail($0) }) : nil
+                onFinalFailure: { failed.committer?.fail($0) }, onFailure: onSyncFailure) : nil
         failed.committer = self
     }
 

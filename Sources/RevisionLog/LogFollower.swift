@@ -15,6 +15,8 @@ final class LogFollower: @unchecked Sendable {
     private let backend: any SharedLogBackend
     private let logger: Logger
     private let onPublish: @Sendable ([CommittedRevision], Int64) -> Void
+    /// Told when a sync fails, with the first revision it may have lost (see `DurableRevision.fail`).
+    private let onSyncFailure: @Sendable (_ from: Int64, StoreError) -> Void
     /// Revisions read from the log per round (whole revisions, so a little more).
     private let readLimit = 1_000
 
@@ -32,9 +34,11 @@ final class LogFollower: @unchecked Sendable {
 
     init(
         backend: any SharedLogBackend, published: Int64, logger: Logger,
-        onPublish: @escaping @Sendable ([CommittedRevision], Int64) -> Void
+        onPublish: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
+        onSyncFailure: @escaping @Sendable (_ from: Int64, StoreError) -> Void = { _, _ in }
     ) {
         self.backend = backend
+        self.onSyncFailure = onSyncFailure
         self.published = published
         syncedThrough = published
         self.logger = logger
@@ -142,6 +146,8 @@ final class LogFollower: @unchecked Sendable {
                     logger.warning(
                         "cannot sync before publishing other processes' writes; retrying",
                         metadata: ["error": "\(error)"])
+                    // What the database did not flush may be lost, and its revision numbers used again.
+                    onSyncFailure(syncedThrough + 1, (error as? StoreError) ?? StoreError(.unavailable, "\(error)"))
                     return false
                 }
                 // The sync began after this snapshot, so it covers everything the snapshot held.

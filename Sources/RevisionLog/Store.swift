@@ -61,7 +61,9 @@ public final class Store: Sendable {
                 owner.store?.durable.advance(to: head)
             },
             // Reads waiting for a revision that will never be durable now get the failure.
-            onFailure: { _ in owner.store?.durable.releaseAll() })
+            onFailure: { owner.store?.durable.releaseAll($0) },
+            // Reads waiting for a revision a failed sync may have lost get the failure (see `DurableRevision`).
+            onSyncFailure: { owner.store?.durable.fail(from: $0, $1) })
         blockingReads = backend.blockingReadThreads.map {
             BlockingPool(threads: $0, queueLimit: configuration.maximumPendingReads, name: "kelson-reads")
         }
@@ -91,9 +93,10 @@ public final class Store: Sendable {
     /// The latest committed (durable and published) revision.
     public var revision: Int64 { currentRevision.load(ordering: .acquiring) }
 
-    /// Runs `body` once `revision` is durable and published: at once for any revision a caller has seen
-    /// acknowledged; a moment later for a read whose snapshot caught a group still being synced.
-    public func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {
+    /// Runs `body` with nil once `revision` is durable and published: at once for any revision a caller has seen
+    /// acknowledged; a moment later for a read whose snapshot caught a group still being synced. With an error
+    /// instead when it may never be: a failed sync may have lost it, or the store stopped.
+    public func whenDurable(_ revision: Int64, _ body: @escaping @Sendable (StoreError?) -> Void) {
         durable.whenDurable(revision, body)
     }
 
@@ -170,17 +173,19 @@ public final class Store: Sendable {
 
     /// Answers a read once everything it saw is durable: a snapshot can hold a group committed but not yet
     /// synced (its fsync still running, or deferred by the backend), which a crash could still take back. If the
-    /// store stops meanwhile (`Committer.fail`), the read gets that failure instead.
+    /// store stops meanwhile (`Committer.fail`), or a sync fails that may have lost what the read saw (the mark
+    /// taken before `read` takes its snapshot tells; see `DurableRevision`), the read gets that failure instead.
     private func answerWhenDurable<Answer: Sendable>(
-        _ result: Result<Answer, StoreError>, _ revision: (Answer) -> Int64,
+        _ read: @autoclosure () -> Result<Answer, StoreError>, _ revision: (Answer) -> Int64,
         _ completion: @escaping @Sendable (Result<Answer, StoreError>) -> Void
     ) {
-        guard case .success(let answer) = result, !durable.isDurable(revision(answer)) else {
+        let mark = durable.mark()
+        let result = read()
+        guard case .success(let answer) = result, !durable.isDurable(revision(answer), since: mark) else {
             return completion(result)
         }
-        whenDurable(revision(answer)) { [self] in
-            if let failure = committer.failure { return completion(.failure(failure)) }
-            completion(result)
+        durable.whenDurable(revision(answer), since: mark) { failure in
+            completion(failure.map { .failure($0) } ?? result)
         }
     }
 

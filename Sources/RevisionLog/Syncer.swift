@@ -29,19 +29,25 @@ final class Syncer: @unchecked Sendable {
     private let failuresAreFinal: Bool
     /// Told of a final failure, so the whole store stops (`Committer.fail`).
     private let onFinalFailure: @Sendable (StoreError) -> Void
+    /// Told of any other failure, with the first revision it may have lost (see `DurableRevision.fail`).
+    private let onFailure: @Sendable (_ from: Int64, StoreError) -> Void
 
     // `queue` and `failure` are guarded by `worker.condition`.
     private let worker = WorkerThread()
     private var condition: NSCondition { worker.condition }
     private var queue: [SyncBatch] = []
     private var failure: StoreError?
+    /// Owned by the syncer thread: every revision up to this one was made durable by a sync that succeeded.
+    private var syncedHead: Int64 = 0
 
     init(
         backend: any LogBackend, logger: Logger, onDurable: @escaping @Sendable ([CommittedRevision], Int64) -> Void,
         forward: (@Sendable (SyncBatch) -> Void)? = nil,
-        onFinalFailure: @escaping @Sendable (StoreError) -> Void = { _ in }
+        onFinalFailure: @escaping @Sendable (StoreError) -> Void = { _ in },
+        onFailure: @escaping @Sendable (_ from: Int64, StoreError) -> Void = { _, _ in }
     ) {
         self.onFinalFailure = onFinalFailure
+        self.onFailure = onFailure
         self.backend = backend
         self.logger = logger
         self.onDurable = onDurable
@@ -81,6 +87,9 @@ final class Syncer: @unchecked Sendable {
                     let error = (error as? StoreError) ?? StoreError(.unavailable, "\(error)")
                     logger.warning("sync failed; its writes fail", metadata: ["error": "\(error)"])
                     failure = StoreError(error.code, "the outcome of this write is unknown: \(error.detail)")
+                    // The database may have lost every revision above the last one synced, this process's and
+                    // others' alike, and hand the numbers out again: reads that saw them must not wait for those.
+                    onFailure(syncedHead + 1, error)
                 } catch {
                     let error = StoreError(.backendFailure, "fsync failed; writes are refused from now on: \(error)")
                     logger.critical("sync failed", metadata: ["error": "\(error)"])
@@ -98,6 +107,7 @@ final class Syncer: @unchecked Sendable {
                     }
                     continue
                 }
+                syncedHead = max(syncedHead, batch.head)
                 if let forward {
                     forward(batch)
                     continue
@@ -115,46 +125,96 @@ final class Syncer: @unchecked Sendable {
 /// durable when the backend defers durability (and, for an instant, with any backend: between a group's
 /// commit and its publication); such a read answers only once its revision is durable, so no client ever
 /// sees a write that a crash could still take back.
+///
+/// Waiting for a revision number is only sound while the revisions above the durable one are not lost: a shared
+/// backend's failed sync is not final (`Syncer`), and the database may have lost what it did not flush and then
+/// number the next commits the same. So a failed sync fails the reads waiting at or above the first revision it
+/// may have lost (`fail`), and a read that was already under way then (its `mark` is older) fails unless what it saw
+/// was durable when it began.
 final class DurableRevision: Sendable {
+    /// Taken before a read's snapshot: how many syncs had failed, and the durable revision then.
+    struct Mark: Sendable {
+        fileprivate let failures: Int
+        fileprivate let revision: Int64
+    }
+
     private struct State {
         var revision: Int64
-        var waiters: [(revision: Int64, body: @Sendable () -> Void)] = []
+        var waiters: [(revision: Int64, body: @Sendable (StoreError?) -> Void)] = []
+        /// Failed syncs so far (see `fail`), and the error the last one gave reads.
+        var failures = 0
+        var failure: StoreError?
         /// Set by `releaseAll`: nothing will become durable any more, so no body waits.
-        var stopped = false
+        var stopped: StoreError?
+
+        /// The failure for a read marked at `mark` that saw `revision`, when a sync failed since the mark and
+        /// `revision` was not durable then: what the read saw may be gone.
+        func lost(_ revision: Int64, since mark: Mark?) -> StoreError? {
+            guard let mark, mark.failures != failures, revision > mark.revision else { return nil }
+            return failure
+        }
     }
 
     private let state: Mutex<State>
 
     init(_ revision: Int64) { state = Mutex(State(revision: revision)) }
 
-    /// True when `revision` is durable: the common case, checked first so a read allocates no waiter.
-    func isDurable(_ revision: Int64) -> Bool { state.withLock { revision <= $0.revision } }
+    /// Taken before a read's snapshot, and given to `isDurable` and `whenDurable` with what it saw.
+    func mark() -> Mark { state.withLock { Mark(failures: $0.failures, revision: $0.revision) } }
 
-    /// Runs `body` now if `revision` is durable, else once it is (on the thread that publishes it).
-    func whenDurable(_ revision: Int64, _ body: @escaping @Sendable () -> Void) {
-        let now = state.withLock { state in
-            if revision <= state.revision || state.stopped { return true }
-            state.waiters.append((revision, body))
-            return false
-        }
-        if now { body() }
+    /// True when `revision` is durable and a read marked at `mark` may answer with it: the common case, checked
+    /// first so a read allocates no waiter.
+    func isDurable(_ revision: Int64, since mark: Mark? = nil) -> Bool {
+        state.withLock { revision <= $0.revision && $0.lost(revision, since: mark) == nil }
     }
 
-    /// Runs every waiting body now (the store stopped; they answer with its failure).
-    func releaseAll() {
+    /// Runs `body` with nil now if `revision` is durable, else once it is (on the thread that publishes it); with an
+    /// error instead if it may never be (see `fail`) or the store stopped (`releaseAll`).
+    func whenDurable(_ revision: Int64, since mark: Mark? = nil, _ body: @escaping @Sendable (StoreError?) -> Void) {
+        let now: (run: Bool, failure: StoreError?) = state.withLock { state in
+            if let failure = state.stopped ?? state.lost(revision, since: mark) { return (true, failure) }
+            if revision <= state.revision { return (true, nil) }
+            state.waiters.append((revision, body))
+            return (false, nil)
+        }
+        if now.run { body(now.failure) }
+    }
+
+    /// A sync failed without stopping the store (`Syncer`): revisions from `revision` on may be lost, and the
+    /// numbers given to other writes. Bodies waiting for them run now with the failure; reads under way are refused
+    /// in `whenDurable`.
+    func fail(from revision: Int64, _ error: StoreError) {
+        let failure = StoreError(
+            error.code, "what this read saw may have been lost by the database (a sync failed): \(error.detail)")
+        let failed = state.withLock { state in
+            state.failures += 1
+            state.failure = failure
+            var failed: [@Sendable (StoreError?) -> Void] = []
+            state.waiters.removeAll { waiter in
+                guard waiter.revision >= revision else { return false }
+                failed.append(waiter.body)
+                return true
+            }
+            return failed
+        }
+        for body in failed { body(failure) }
+    }
+
+    /// Runs every waiting body now with `error` (the store stopped), and every later one at once.
+    func releaseAll(_ error: StoreError) {
         let ready = state.withLock { state in
-            state.stopped = true
+            state.stopped = error
             defer { state.waiters = [] }
             return state.waiters.map(\.body)
         }
-        for body in ready { body() }
+        for body in ready { body(error) }
     }
 
     func advance(to revision: Int64) {
-        let ready: [@Sendable () -> Void] = state.withLock { state in
+        let ready: [@Sendable (StoreError?) -> Void] = state.withLock { state in
             state.revision = max(state.revision, revision)
             guard !state.waiters.isEmpty else { return [] }
-            var ready: [@Sendable () -> Void] = []
+            var ready: [@Sendable (StoreError?) -> Void] = []
             state.waiters.removeAll { waiter in
                 guard waiter.revision <= state.revision else { return false }
                 ready.append(waiter.body)
@@ -162,6 +222,6 @@ final class DurableRevision: Sendable {
             }
             return ready
         }
-        for body in ready { body() }
+        for body in ready { body(nil) }
     }
 }
