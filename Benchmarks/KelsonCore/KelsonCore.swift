@@ -56,7 +56,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("RangeHeadGet") { benchmark in
         let fixture = head.value
         for index in benchmark.scaledIterations {
-            blackHole(try fixture.store.range(RangeRequest(range: .single(fixture.keys[index]))))
+            blackHole(try await fixture.store.range(RangeRequest(range: .single(fixture.keys[index]))))
         }
     } setup: {
         head.value = try await Fixture.populated()
@@ -69,11 +69,11 @@ let benchmarks: @Sendable () -> Void = {
         let fixture = list.value
         let request = RangeRequest(range: Fixture.prefix100)
         for _ in benchmark.scaledIterations {
-            blackHole(try fixture.store.range(request))
+            blackHole(try await fixture.store.range(request))
         }
     } setup: {
         let fixture = try await Fixture.populated()
-        let result = try fixture.store.range(RangeRequest(range: Fixture.prefix100))
+        let result = try await fixture.store.range(RangeRequest(range: Fixture.prefix100))
         guard result.keyValues.count == 100 else {
             throw BenchmarkSetupError("prefix list found \(result.keyValues.count) keys, expected 100")
         }
@@ -89,7 +89,7 @@ let benchmarks: @Sendable () -> Void = {
         var request = RangeRequest(range: .single(Fixture.historyKey))
         request.revision = revision
         for _ in benchmark.scaledIterations {
-            blackHole(try fixture.store.range(request))
+            blackHole(try await fixture.store.range(request))
         }
     } setup: {
         let fixture = try await Fixture.populated()
@@ -100,7 +100,7 @@ let benchmarks: @Sendable () -> Void = {
         }
         var request = RangeRequest(range: .single(Fixture.historyKey))
         request.revision = revisions[499]
-        let result = try fixture.store.range(request)
+        let result = try await fixture.store.range(request)
         guard result.keyValues.first?.value == Array("update 499".utf8) else {
             throw BenchmarkSetupError("history read returned \(result.keyValues)")
         }
@@ -141,6 +141,49 @@ let benchmarks: @Sendable () -> Void = {
             for watcher in watchers { watcher.cancel() }
             fixture.close()
         }
+    }
+
+    // 5. The committer's cost of watchers that do not match (issue 17): a put to an unwatched key, with 100,000
+    //    watchers of other single keys (indexed by key: they cost nothing), and with 1,000 watchers of other
+    //    prefixes (checked one by one). Compare the wall time per put with "Put".
+    for (name, count, prefixes) in [
+        ("PutWith100kKeyWatchersElsewhere", 100_000, false),
+        ("PutWith1kPrefixWatchersElsewhere", 1_000, true),
+    ] {
+        let crowd = Slot<(fixture: Fixture, watchers: [Watcher])>()
+        Benchmark(name) { benchmark in
+            let fixture = crowd.value.fixture
+            let value = fixture.value
+            for index in benchmark.scaledIterations {
+                blackHole(try await fixture.store.put(PutRequest(key: fixture.keys[index], value: value)))
+            }
+        } setup: {
+            let fixture = try Fixture()
+            var limits = WatchLimits()
+            limits.watchersMaximum = count
+            let hub = WatchHub(store: fixture.store, limits: limits)
+            let watchers = try (0..<count).map { index in
+                let key = Array("elsewhere/\(index)".utf8)
+                return try hub.watch(
+                    WatchRequest(range: prefixes ? .interval(start: key, end: KeyRange.prefixEnd(key)) : .single(key)))
+            }
+            crowd.value = (fixture, watchers)
+        } teardown: {
+            if let (fixture, watchers) = crowd.take() {
+                for watcher in watchers { watcher.cancel() }
+                fixture.close()
+            }
+        }
+    }
+}
+
+/// The store's completion calls as async ones (the store has one form per operation; `Store.awaiting` bridges).
+extension Store {
+    func put(_ request: PutRequest) async throws -> PutResult {
+        try await Store.awaiting { put(request, completion: $0) }
+    }
+    func range(_ request: RangeRequest) async throws -> RangeResult {
+        try await Store.awaiting { range(request, completion: $0) }
     }
 }
 

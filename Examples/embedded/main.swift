@@ -26,8 +26,10 @@ struct EmbeddedExample {
         let logger = Logger(label: "embedded")
         let server = try KelsonServer(configuration: configuration, logger: logger)
 
-        // 1. In-process: the store's API, the same one the gRPC services call.
-        let put = try await server.store.put(PutRequest(key: Array("greeting".utf8), value: Array("hello".utf8)))
+        // 1. In-process: the store's API, the same one the gRPC services call (completion form; `Store.awaiting`
+        //    bridges it to async).
+        let request = PutRequest(key: Array("greeting".utf8), value: Array("hello".utf8))
+        let put = try await Store.awaiting { server.store.put(request, completion: $0) }
         print("in-process put: revision \(put.revision)")
 
         // 2. Over gRPC: the server's services join this program's ServiceGroup (store first, listeners last, so a

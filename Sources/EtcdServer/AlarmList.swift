@@ -19,42 +19,63 @@ public final class AlarmList: Sendable {
     }
     private let cache = Mutex<Cache?>(nil)
     private static let reloadInterval = Duration.seconds(1)
+    /// Set while a background reload runs, so a burst of writes starts one, not one each.
+    private let backgroundRefresh = Atomic<Bool>(false)
 
-    fileprivate struct Entry: Codable, Hashable {
+    fileprivate struct Entry: Codable, Hashable, Sendable {
         var memberID: UInt64
         var alarm: Int
     }
 
-    init(store: Store) { self.store = store }
+    /// Loads the stored alarms (on SQLite before this returns; on PostgreSQL a moment later, from its read threads).
+    init(store: Store) {
+        self.store = store
+        refresh { _ in }
+    }
 
-    /// Every raised alarm.
-    func current() throws(StoreError) -> [Etcdserverpb_AlarmMember] { try entries().map(\.member) }
+    /// Every raised alarm, read from the store.
+    func current(completion: @escaping @Sendable (Result<[Etcdserverpb_AlarmMember], StoreError>) -> Void) {
+        refresh { completion($0.map { $0.map(\.member) }) }
+    }
 
-    /// True while a NOSPACE alarm is raised (by any member): writes that add data are refused. A store that cannot
-    /// be read keeps the last known answer.
+    /// True while a NOSPACE alarm is raised (by any member): writes that add data are refused. Answers from memory
+    /// at once; a list older than a second is read again in the background for the next caller (a store that
+    /// cannot be read keeps the last known answer).
     var spaceExhausted: Bool {
-        ((try? entries()) ?? cache.withLock { $0?.entries } ?? []).contains {
-            $0.alarm == Etcdserverpb_AlarmType.nospace.rawValue
+        let cached = cache.withLock { $0 }
+        if cached.map({ ContinuousClock.now - $0.loaded >= Self.reloadInterval }) ?? true,
+            !backgroundRefresh.exchange(true, ordering: .acquiring)
+        {
+            refresh { [self] _ in backgroundRefresh.store(false, ordering: .releasing) }
         }
+        return (cached?.entries ?? []).contains { $0.alarm == Etcdserverpb_AlarmType.nospace.rawValue }
     }
 
     /// etcd's text form of every raised alarm (Status `errors`, `/health` logs).
-    public func descriptions() throws(StoreError) -> [String] { try current().map(Self.describe) }
+    public func descriptions(completion: @escaping @Sendable (Result<[String], StoreError>) -> Void) {
+        current { completion($0.map { $0.map(Self.describe) }) }
+    }
 
-    /// Returns the alarm (new or already raised), like etcd.
-    func activate(memberID: UInt64, alarm: Etcdserverpb_AlarmType) async throws -> [Etcdserverpb_AlarmMember] {
-        if alarm == .none { return [] }
+    /// Answers the alarm (new or already raised), like etcd.
+    func activate(
+        memberID: UInt64, alarm: Etcdserverpb_AlarmType,
+        completion: @escaping @Sendable (Result<[Etcdserverpb_AlarmMember], StoreError>) -> Void
+    ) {
+        if alarm == .none { return completion(.success([])) }
         let entry = Entry(memberID: memberID, alarm: alarm.rawValue)
-        return try await update { entries in
+        update(completion) { entries in
             if !entries.contains(entry) { entries.append(entry) }
             return [entry.member]
         }
     }
 
-    /// Returns the alarm if it was raised, nothing otherwise (etcd answers the same).
-    func deactivate(memberID: UInt64, alarm: Etcdserverpb_AlarmType) async throws -> [Etcdserverpb_AlarmMember] {
+    /// Answers the alarm if it was raised, nothing otherwise (etcd answers the same).
+    func deactivate(
+        memberID: UInt64, alarm: Etcdserverpb_AlarmType,
+        completion: @escaping @Sendable (Result<[Etcdserverpb_AlarmMember], StoreError>) -> Void
+    ) {
         let entry = Entry(memberID: memberID, alarm: alarm.rawValue)
-        return try await update { entries in
+        update(completion) { entries in
             guard let index = entries.firstIndex(of: entry) else { return [] }
             entries.remove(at: index)
             return [entry.member]
@@ -63,26 +84,36 @@ public final class AlarmList: Sendable {
 
     /// Changes the stored list in one write and caches what was stored.
     private func update(
+        _ completion: @escaping @Sendable (Result<[Etcdserverpb_AlarmMember], StoreError>) -> Void,
         _ change: @escaping @Sendable (inout [Entry]) -> [Etcdserverpb_AlarmMember]
-    ) async throws -> [Etcdserverpb_AlarmMember] {
-        let (entries, result) = try await store.updateMetadata(Self.metadataName) { stored in
-            var entries = Self.decode(stored)
-            let before = entries
-            let result = change(&entries)
-            if entries != before { stored = entries.isEmpty ? nil : try Self.encode(entries) }
-            return (entries, result)
+    ) {
+        store.updateMetadata(
+            Self.metadataName,
+            { stored in
+                var entries = Self.decode(stored)
+                let before = entries
+                let result = change(&entries)
+                if entries != before { stored = entries.isEmpty ? nil : try Self.encode(entries) }
+                return (entries, result)
+            }
+        ) { [self] result in
+            completion(
+                result.flatMap { inner in
+                    inner.mapError { StoreError(.backendFailure, "cannot store the alarms: \($0)") }
+                }.map { entries, result in
+                    cache.withLock { $0 = Cache(entries: entries, loaded: .now) }
+                    return result
+                })
         }
-        cache.withLock { $0 = Cache(entries: entries, loaded: .now) }
-        return result
     }
 
-    private func entries() throws(StoreError) -> [Entry] {
-        if let cached = cache.withLock({ $0 }), ContinuousClock.now - cached.loaded < Self.reloadInterval {
-            return cached.entries
+    /// Reads the stored list and caches it.
+    private func refresh(_ completion: @escaping @Sendable (Result<[Entry], StoreError>) -> Void) {
+        store.metadata(Self.metadataName) { [self] result in
+            let entries = result.map(Self.decode)
+            if case .success(let entries) = entries { cache.withLock { $0 = Cache(entries: entries, loaded: .now) } }
+            completion(entries)
         }
-        let entries = Self.decode(try store.metadata(Self.metadataName))
-        cache.withLock { $0 = Cache(entries: entries, loaded: .now) }
-        return entries
     }
 
     /// etcd's text form of an alarm, as Status lists it in `errors`.

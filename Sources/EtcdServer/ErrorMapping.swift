@@ -23,6 +23,7 @@ extension StoreError {
         case .tooManyRequests: return .tooManyRequests
         case .stopped: return .stopped
         case .corrupt: return .corrupt
+        case .staleAuthorization: return .authOldRevision
         // Only `kelson migrate` raises it; no etcd RPC can.
         case .notEmpty: return EtcdWireError(grpcCode: 9, message: "kelson: \(detail)")
         // etcd has no storage-failure error (it panics); Unavailable tells clients to retry elsewhere.

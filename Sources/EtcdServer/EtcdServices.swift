@@ -13,8 +13,11 @@ public struct EtcdServerConfiguration: Sendable {
     public var peerURLs: [String] = []
     /// How often watchers created with `progress_notify` get an empty progress response (etcd: 10 min).
     public var watchProgressNotifyInterval: Duration = .seconds(600)
-    /// Events a live watcher may buffer before it switches to reading the log (memory bound per watcher).
-    public var watchBufferedEventsMaximum = 1_000
+    /// Per-watcher buffers, catch-up reads and the number of watchers on the whole server (`WatchLimits`).
+    public var watchLimits = WatchLimits()
+    /// Watchers on one Watch stream; a create beyond it is refused (etcd has no such limit; this bounds what one
+    /// client can hold).
+    public var watchersPerStreamMaximum = 10_000
     /// Where Snapshot writes its temporary copy of the database before streaming it. Put it on the
     /// same file system as the data directory: the copy can be as large as the database.
     public var snapshotDirectory = NSTemporaryDirectory()
@@ -42,6 +45,9 @@ public struct EtcdServices: Sendable {
         var router = GRPCServerRouter()
         let identity = configuration.identity
         let auth = AuthStore(store: store, configuration: configuration.auth)
+        // Opening: the stored auth state is read through the store's door (at once on SQLite); until it is, every
+        // check fails closed, so serve only once it is here.
+        if !auth.waitUntilLoaded() { logger.error("the auth state could not be read; auth checks fail until it can") }
         self.auth = auth
         alarms = AlarmList(store: store)
         quota = SpaceQuota(
@@ -52,10 +58,11 @@ public struct EtcdServices: Sendable {
             quota: quota
         )
         .register(into: &router)
-        watchHub = WatchHub(store: store, bufferedEventsMaximum: configuration.watchBufferedEventsMaximum)
+        watchHub = WatchHub(store: store, limits: configuration.watchLimits)
         WatchService(
-            hub: watchHub, identity: identity, maximumResponseBytes: configuration.maximumRequestBytes,
-            progressInterval: configuration.watchProgressNotifyInterval, auth: auth
+            hub: watchHub, identity: identity, fragmentBytes: configuration.maximumReceiveMessageBytes,
+            progressInterval: configuration.watchProgressNotifyInterval,
+            watchersPerStreamMaximum: configuration.watchersPerStreamMaximum, auth: auth
         )
         .register(into: &router)
         LeaseService(store: store, identity: identity, auth: auth, quota: quota).register(into: &router)

@@ -3,7 +3,9 @@ import GRPCWire
 import RevisionLog
 
 /// etcd's `KV` service over the core `Store` (etcd `v3rpc/key.go`). Each handler: convert and
-/// validate, delegate to the store, map the error, fill the header.
+/// validate, authorize, delegate to the store, map the error, fill the header. A write carries the condition it was
+/// authorized under, which the committer checks again when it applies the write (etcd checks permissions at apply
+/// time too).
 final class KVService: Sendable {
     private let store: Store
     private let identity: ServerIdentity
@@ -32,7 +34,7 @@ final class KVService: Sendable {
         }
         // etcd checks the quota before anything else (`v3rpc/quota.go` wraps the KV server).
         router.registerUnary("/etcdserverpb.KV/Put", Etcdserverpb_PutRequest.self) { [self] message, call, respond in
-            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) {
+            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) { [self] in
                 put(message, call, respond: respond)
             }
         }
@@ -41,7 +43,7 @@ final class KVService: Sendable {
             delete(message, call, respond: respond)
         }
         router.registerUnary("/etcdserverpb.KV/Txn", Etcdserverpb_TxnRequest.self) { [self] message, call, respond in
-            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) {
+            quota.admit(cost: SpaceQuota.cost(message), refuse: { respond(.failure($0)) }) { [self] in
                 txn(message, call, respond: respond)
             }
         }
@@ -78,17 +80,10 @@ final class KVService: Sendable {
     ) {
         if let error = checkSize(call.request.count) { return respond(.failure(error)) }
         let request = Conversions.putRequest(message)
-        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
-            return respond(.failure(denied.grpcStatus))
-        }
-        store.put(request) { [identity] result in
-            respond(
-                result.map { result in
-                    var response = Conversions.putResponse(result)
-                    response.header = identity.header(revision: result.revision)
-                    return response
-                }.mapError(GRPCStatus.init))
-        }
+        write(
+            call, AuthRequirement.requirements(of: request),
+            { [store] in store.put(request, condition: $0, completion: $1) },
+            answer: Conversions.putResponse, revision: \.revision, respond: respond)
     }
 
     private func delete(
@@ -97,17 +92,10 @@ final class KVService: Sendable {
     ) {
         if let error = checkSize(call.request.count) { return respond(.failure(error)) }
         let request = Conversions.deleteRequest(message)
-        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
-            return respond(.failure(denied.grpcStatus))
-        }
-        store.delete(request) { [identity] result in
-            respond(
-                result.map { result in
-                    var response = Conversions.deleteResponse(result)
-                    response.header = identity.header(revision: result.revision)
-                    return response
-                }.mapError(GRPCStatus.init))
-        }
+        write(
+            call, AuthRequirement.requirements(of: request),
+            { [store] in store.delete(request, condition: $0, completion: $1) },
+            answer: Conversions.deleteResponse, revision: \.revision, respond: respond)
     }
 
     private func txn(
@@ -119,16 +107,32 @@ final class KVService: Sendable {
         do throws(StoreError) { request = try Conversions.txnRequest(message) } catch {
             return respond(.failure(GRPCStatus(error)))
         }
-        if let denied = auth.authorize(call.metadata, AuthRequirement.requirements(of: request)) {
-            return respond(.failure(denied.grpcStatus))
-        }
-        store.txn(request) { [identity] result in
-            respond(
-                result.map { result in
-                    var response = Conversions.txnResponse(result)
-                    response.header = identity.header(revision: result.revision)
-                    return response
-                }.mapError(GRPCStatus.init))
+        write(
+            call, AuthRequirement.requirements(of: request),
+            { [store] in store.txn(request, condition: $0, completion: $1) },
+            answer: { Conversions.txnResponse($0) }, revision: \.revision, respond: respond)
+    }
+
+    /// Authorizes a write, hands it to the store with the condition it was authorized under (checked again when it is
+    /// applied), and answers with its response, the header at the write's revision.
+    private func write<Outcome: Sendable, Response: HeaderedResponse>(
+        _ call: GRPCUnaryCall, _ requirements: [AuthRequirement],
+        _ submit:
+            @escaping @Sendable (WriteCondition?, @escaping @Sendable (Result<Outcome, StoreError>) -> Void) ->
+            Void,
+        answer: @escaping @Sendable (Outcome) -> Response, revision: KeyPath<Outcome, Int64> & Sendable,
+        respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void
+    ) {
+        auth.authorize(call.metadata, requirements) { [identity] denied, condition in
+            if let denied { return respond(.failure(denied.grpcStatus)) }
+            submit(condition) { result in
+                respond(
+                    result.map { outcome in
+                        var response = answer(outcome)
+                        response.header = identity.header(revision: outcome[keyPath: revision])
+                        return response
+                    }.mapError(GRPCStatus.init))
+            }
         }
     }
 
@@ -154,3 +158,12 @@ final class KVService: Sendable {
         size + 18 > maximumRequestBytes ? GRPCStatus(StoreError.requestTooLarge) : nil
     }
 }
+
+/// A response with etcd's header (filled by `KVService.write`).
+protocol HeaderedResponse {
+    var header: Etcdserverpb_ResponseHeader { get set }
+}
+
+extension Etcdserverpb_PutResponse: HeaderedResponse {}
+extension Etcdserverpb_DeleteRangeResponse: HeaderedResponse {}
+extension Etcdserverpb_TxnResponse: HeaderedResponse {}

@@ -24,7 +24,7 @@ final class LeaseService: Sendable {
             "/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self, auth: auth,
             requires: { _ in .validToken }
         ) { [self] request, _, respond in
-            quota.admit(cost: SpaceQuota.leaseOverhead, refuse: { respond(.failure($0)) }) {
+            quota.admit(cost: SpaceQuota.leaseOverhead, refuse: { respond(.failure($0)) }) { [self] in
                 grant(request, respond: respond)
             }
         }
@@ -32,26 +32,51 @@ final class LeaseService: Sendable {
             "/etcdserverpb.Lease/LeaseRevoke", Etcdserverpb_LeaseRevokeRequest.self, auth: auth,
             requires: { .writeLeaseKeys(leaseID: $0.id) }
         ) { [self] request, _, respond in
-            Task {
-                do throws(StoreError) {
-                    let revision = try await store.revokeLease(id: request.id)
-                    var response = Etcdserverpb_LeaseRevokeResponse()
-                    response.header = identity.header(revision: revision)
-                    respond(.success(response))
-                } catch {
-                    respond(.failure(GRPCStatus(error)))
-                }
+            store.revokeLease(id: request.id) { [identity] result in
+                respond(
+                    result.map { revision in
+                        var response = Etcdserverpb_LeaseRevokeResponse()
+                        response.header = identity.header(revision: revision)
+                        return response
+                    }.mapError(GRPCStatus.init))
             }
         }
         router.registerUnary(
             "/etcdserverpb.Lease/LeaseTimeToLive", Etcdserverpb_LeaseTimeToLiveRequest.self, auth: auth,
             requires: { $0.keys ? .readLeaseKeys(leaseID: $0.id) : nil }
         ) { [self] request, _, respond in
-            store.offload({ [self] in respond(timeToLive(request)) }, refused: { respond(.failure(GRPCStatus($0))) })
+            // The header is taken before the read, as etcd does.
+            let revision = store.revision
+            store.leaseTimeToLive(id: request.id, keys: request.keys) { [identity] result in
+                respond(
+                    result.map { status in
+                        var response = Etcdserverpb_LeaseTimeToLiveResponse()
+                        response.header = identity.header(revision: revision)
+                        response.id = request.id
+                        // An unknown lease is not an error here: etcd answers TTL -1.
+                        response.ttl = status?.remaining ?? -1
+                        response.grantedTtl = status?.granted ?? 0
+                        response.keys = status?.keys.map { Data($0) } ?? []
+                        return response
+                    }.mapError(GRPCStatus.init))
+            }
         }
         router.registerUnary("/etcdserverpb.Lease/LeaseLeases", Etcdserverpb_LeaseLeasesRequest.self) {
             [self] _, _, respond in
-            store.offload({ [self] in respond(leases()) }, refused: { respond(.failure(GRPCStatus($0))) })
+            let revision = store.revision
+            store.leaseIDs { [identity] result in
+                respond(
+                    result.map { ids in
+                        var response = Etcdserverpb_LeaseLeasesResponse()
+                        response.header = identity.header(revision: revision)
+                        response.leases = ids.map { id in
+                            var status = Etcdserverpb_LeaseStatus()
+                            status.id = id
+                            return status
+                        }
+                        return response
+                    }.mapError(GRPCStatus.init))
+            }
         }
         router.registerStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { [self] call in try await keepAlive(call) }
     }
@@ -60,53 +85,15 @@ final class LeaseService: Sendable {
         _ request: Etcdserverpb_LeaseGrantRequest,
         respond: @escaping @Sendable (Result<Etcdserverpb_LeaseGrantResponse, GRPCStatus>) -> Void
     ) {
-        Task {
-            do throws(StoreError) {
-                let result = try await store.grantLease(id: request.id, ttl: request.ttl)
-                var response = Etcdserverpb_LeaseGrantResponse()
-                response.header = identity.header(revision: result.revision)
-                response.id = result.lease.id
-                response.ttl = result.lease.ttl
-                respond(.success(response))
-            } catch {
-                respond(.failure(GRPCStatus(error)))
-            }
-        }
-    }
-    private func leases() -> Result<Etcdserverpb_LeaseLeasesResponse, GRPCStatus> {
-        do throws(StoreError) {
-            var response = Etcdserverpb_LeaseLeasesResponse()
-            response.header = identity.header(revision: store.revision)
-            response.leases = try store.leaseIDs.map { id in
-                var status = Etcdserverpb_LeaseStatus()
-                status.id = id
-                return status
-            }
-            return .success(response)
-        } catch {
-            return .failure(GRPCStatus(error))
-        }
-    }
-
-    /// An unknown lease is not an error here: etcd answers TTL -1.
-    private func timeToLive(
-        _ request: Etcdserverpb_LeaseTimeToLiveRequest
-    ) -> Result<Etcdserverpb_LeaseTimeToLiveResponse, GRPCStatus> {
-        do throws(StoreError) {
-            let revision = store.revision
-            var response = Etcdserverpb_LeaseTimeToLiveResponse()
-            response.header = identity.header(revision: revision)
-            response.id = request.id
-            if let status = try store.leaseTimeToLive(id: request.id, keys: request.keys) {
-                response.ttl = status.remaining
-                response.grantedTtl = status.granted
-                response.keys = status.keys.map { Data($0) }
-            } else {
-                response.ttl = -1
-            }
-            return .success(response)
-        } catch {
-            return .failure(GRPCStatus(error))
+        store.grantLease(id: request.id, ttl: request.ttl) { [identity] result in
+            respond(
+                result.map { result in
+                    var response = Etcdserverpb_LeaseGrantResponse()
+                    response.header = identity.header(revision: result.revision)
+                    response.id = result.lease.id
+                    response.ttl = result.lease.ttl
+                    return response
+                }.mapError(GRPCStatus.init))
         }
     }
 
@@ -123,9 +110,7 @@ final class LeaseService: Sendable {
             response.header = identity.header(revision: store.revision)
             response.id = request.id
             do throws(StoreError) {
-                response.ttl = try await store.offloaded { [store] () throws(StoreError) in
-                    try store.renewLease(id: request.id)
-                }
+                response.ttl = try await Store.awaiting { store.renewLease(id: request.id, completion: $0) }
             } catch {
                 throw GRPCStatus(error)
             }

@@ -1,5 +1,4 @@
 import Crypto
-import Dispatch
 import EtcdAPI
 import Foundation
 import GRPCWire
@@ -7,7 +6,7 @@ import RevisionLog
 
 /// etcd's `Maintenance` service (`v3rpc/maintenance.go`) for a single member, plus the standard
 /// gRPC health service. Work that reads or rewrites the whole database (defragment, hashes,
-/// snapshots) runs off the network threads.
+/// snapshots) runs on the store's maintenance thread (`Store.execute`).
 final class MaintenanceService: Sendable {
     /// What Status reports as the server version. Kubernetes enables watch progress requests only
     /// for versions it knows have them fixed (>= 3.5.13), and Kelson behaves like 3.6 there.
@@ -30,7 +29,7 @@ final class MaintenanceService: Sendable {
     func register(into router: inout GRPCServerRouter) {
         router.registerUnary("/etcdserverpb.Maintenance/Status", Etcdserverpb_StatusRequest.self) {
             [self] _, _, respond in
-            respond(status())
+            status(respond: respond)
         }
         // Permissions as in etcd 3.4 (`v3rpc/maintenance.go`): alarms need a valid token; whole-database
         // operations need root; Status and MoveLeader need nothing.
@@ -38,42 +37,43 @@ final class MaintenanceService: Sendable {
             "/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest.self, auth: auth,
             requires: { _ in .validToken }
         ) { [self] request, _, respond in
-            Task { respond(await alarm(request)) }
+            alarm(request, respond: respond)
         }
         router.registerUnary(
             "/etcdserverpb.Maintenance/Defragment", Etcdserverpb_DefragmentRequest.self, auth: auth,
             requires: { _ in .root }
         ) { [self] _, _, respond in
-            offload(respond) { [store] () throws(StoreError) in
-                try store.defragment()
-                // etcd answers with an empty response, without a header.
-                return Etcdserverpb_DefragmentResponse()
-            }
+            // etcd answers with an empty response, without a header.
+            store.defragment { respond($0.map { Etcdserverpb_DefragmentResponse() }.mapError(GRPCStatus.init)) }
         }
         router.registerUnary(
             "/etcdserverpb.Maintenance/Hash", Etcdserverpb_HashRequest.self, auth: auth, requires: { _ in .root }
         ) { [self] _, _, respond in
-            offload(respond) { [store, identity] () throws(StoreError) in
-                let hash = try store.hashKV(revision: 0)
-                var response = Etcdserverpb_HashResponse()
-                response.header = identity.header(revision: hash.revision)
-                response.hash = hash.hash
-                return response
+            store.hashKV(revision: 0) { [identity] result in
+                respond(
+                    result.map { hash in
+                        var response = Etcdserverpb_HashResponse()
+                        response.header = identity.header(revision: hash.revision)
+                        response.hash = hash.hash
+                        return response
+                    }.mapError(GRPCStatus.init))
             }
         }
         router.registerUnary(
             "/etcdserverpb.Maintenance/HashKV", Etcdserverpb_HashKVRequest.self, auth: auth, requires: { _ in .root }
         ) { [self] request, _, respond in
-            offload(respond) { [store, identity] () throws(StoreError) in
-                let revision = store.revision
-                let hash = try store.hashKV(revision: request.revision)
-                var response = Etcdserverpb_HashKVResponse()
-                // etcd's header carries the head revision; hash_revision the one hashed.
-                response.header = identity.header(revision: max(revision, hash.revision))
-                response.hash = hash.hash
-                response.compactRevision = hash.compactRevision
-                response.hashRevision = hash.revision
-                return response
+            let revision = store.revision
+            store.hashKV(revision: request.revision) { [identity] result in
+                respond(
+                    result.map { hash in
+                        var response = Etcdserverpb_HashKVResponse()
+                        // etcd's header carries the head revision; hash_revision the one hashed.
+                        response.header = identity.header(revision: max(revision, hash.revision))
+                        response.hash = hash.hash
+                        response.compactRevision = hash.compactRevision
+                        response.hashRevision = hash.revision
+                        return response
+                    }.mapError(GRPCStatus.init))
             }
         }
         router.registerUnary("/etcdserverpb.Maintenance/MoveLeader", Etcdserverpb_MoveLeaderRequest.self) {
@@ -88,24 +88,26 @@ final class MaintenanceService: Sendable {
         }
     }
 
-    private func status() -> Result<Etcdserverpb_StatusResponse, GRPCStatus> {
-        do throws(StoreError) {
-            let size = try store.storageSize()
-            let revision = store.revision
-            var response = Etcdserverpb_StatusResponse()
-            response.header = identity.header(revision: revision)
-            response.version = Self.reportedVersion
-            response.dbSize = size.totalBytes
-            response.dbSizeInUse = size.inUseBytes
-            response.leader = identity.memberID
-            // No raft: the revision is the applied index, which only grows.
-            response.raftIndex = UInt64(max(revision, 0))
-            response.raftAppliedIndex = UInt64(max(revision, 0))
-            response.raftTerm = identity.raftTerm
-            response.errors = try alarms.current().map(AlarmList.describe)
-            return .success(response)
-        } catch {
-            return .failure(GRPCStatus(error))
+    private func status(respond: @escaping @Sendable (Result<Etcdserverpb_StatusResponse, GRPCStatus>) -> Void) {
+        store.storageSize { [self] size in
+            alarms.current { [self] alarms in
+                respond(
+                    size.flatMap { size in alarms.map { (size, $0) } }.map { size, alarms in
+                        let revision = store.revision
+                        var response = Etcdserverpb_StatusResponse()
+                        response.header = identity.header(revision: revision)
+                        response.version = Self.reportedVersion
+                        response.dbSize = size.totalBytes
+                        response.dbSizeInUse = size.inUseBytes
+                        response.leader = identity.memberID
+                        // No raft: the revision is the applied index, which only grows.
+                        response.raftIndex = UInt64(max(revision, 0))
+                        response.raftAppliedIndex = UInt64(max(revision, 0))
+                        response.raftTerm = identity.raftTerm
+                        response.errors = alarms.map(AlarmList.describe)
+                        return response
+                    }.mapError(GRPCStatus.init))
+            }
         }
     }
 
@@ -117,25 +119,26 @@ final class MaintenanceService: Sendable {
         return .success(response)
     }
 
-    private func alarm(_ request: Etcdserverpb_AlarmRequest) async -> Result<Etcdserverpb_AlarmResponse, GRPCStatus> {
-        do {
-            var response = Etcdserverpb_AlarmResponse()
-            switch request.action {
-            case .get:
-                response.alarms = try alarms.current().filter { request.alarm == .none || $0.alarm == request.alarm }
-            case .activate:
-                response.alarms = try await alarms.activate(memberID: request.memberID, alarm: request.alarm)
-            case .deactivate:
-                response.alarms = try await alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
-            case .UNRECOGNIZED:
-                return .failure(GRPCStatus(code: .invalidArgument, message: "kelson: unknown alarm action"))
-            }
-            response.header = identity.header(revision: store.revision)
-            return .success(response)
-        } catch let error as StoreError {
-            return .failure(GRPCStatus(error))
-        } catch {
-            return .failure(GRPCStatus(code: .unknown, message: "\(error)"))
+    private func alarm(
+        _ request: Etcdserverpb_AlarmRequest,
+        respond: @escaping @Sendable (Result<Etcdserverpb_AlarmResponse, GRPCStatus>) -> Void
+    ) {
+        let answer: @Sendable (Result<[Etcdserverpb_AlarmMember], StoreError>) -> Void = { [store, identity] result in
+            respond(
+                result.map { alarms in
+                    var response = Etcdserverpb_AlarmResponse()
+                    response.alarms = alarms
+                    response.header = identity.header(revision: store.revision)
+                    return response
+                }.mapError(GRPCStatus.init))
+        }
+        switch request.action {
+        case .get:
+            alarms.current { answer($0.map { $0.filter { request.alarm == .none || $0.alarm == request.alarm } }) }
+        case .activate: alarms.activate(memberID: request.memberID, alarm: request.alarm, completion: answer)
+        case .deactivate: alarms.deactivate(memberID: request.memberID, alarm: request.alarm, completion: answer)
+        case .UNRECOGNIZED:
+            respond(.failure(GRPCStatus(code: .invalidArgument, message: "kelson: unknown alarm action")))
         }
     }
 
@@ -145,7 +148,11 @@ final class MaintenanceService: Sendable {
         if let denied = auth.authorize(call.metadata, .root) { throw denied.grpcStatus }
         let path = snapshotDirectory + "/kelson-snapshot-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try await runOffThread { [store] () throws(StoreError) in try store.snapshot(to: path) }
+        do throws(StoreError) {
+            _ = try await Store.awaiting { store.snapshot(to: path, completion: $0) }
+        } catch {
+            throw GRPCStatus(error)
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw GRPCStatus(code: .internalError, message: "kelson: snapshot file vanished")
         }
@@ -168,28 +175,5 @@ final class MaintenanceService: Sendable {
         var trailer = Etcdserverpb_SnapshotResponse()
         trailer.blob = Data(hash.finalize())
         try await call.send(try trailer.serializedBytes())
-    }
-
-    /// Answers from a dispatch thread, so a long file operation never stalls an event loop.
-    private func offload<Response: Sendable>(
-        _ respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void,
-        _ body: @escaping @Sendable () throws(StoreError) -> Response
-    ) {
-        DispatchQueue.global().async {
-            respond(Result { () throws(StoreError) in try body() }.mapError(GRPCStatus.init))
-        }
-    }
-
-    private func runOffThread(_ body: @escaping @Sendable () throws(StoreError) -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                do throws(StoreError) {
-                    try body()
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: GRPCStatus(error))
-                }
-            }
-        }
     }
 }

@@ -29,6 +29,7 @@ public final class SpaceQuota: Sendable {
     private let memberID: UInt64
     private let logger: Logger
     private let measured = Mutex<(bytes: Int64, at: ContinuousClock.Instant)?>(nil)
+    private let measuring = Atomic<Bool>(false)
 
     /// `bytes` as etcd's flag takes it: 0 is the default (2 GiB), negative disables the quota.
     init(bytes: Int64, store: Store, alarms: AlarmList, memberID: UInt64, logger: Logger) {
@@ -40,37 +41,35 @@ public final class SpaceQuota: Sendable {
     }
 
     /// Calls `proceed` when a write of `cost` bytes may go ahead, else answers `refuse` with etcd's NOSPACE error
-    /// (after raising the alarm when this write is the one that passed the quota).
-    func admit(cost: Int, refuse: @escaping @Sendable (GRPCStatus) -> Void, proceed: () -> Void) {
-        guard cost > 0 else { return proceed() }
+    /// (after raising the alarm when this write is the one that passed the quota). The size comes through the store's
+    /// door (on PostgreSQL its read threads, never the caller's event loop); a measurement younger than
+    /// `measureInterval` only lets writes through, refusing one takes a fresh one (a defragment may have just made
+    /// room). A size that cannot be measured lets the write go ahead: the quota is a safety net, not a reason to fail
+    /// writes.
+    func admit(
+        cost: Int, refuse: @escaping @Sendable (GRPCStatus) -> Void, proceed: @escaping @Sendable () -> Void
+    ) {
+        guard cost > 0, let limit else { return proceed() }
         if alarms.spaceExhausted { return refuse(EtcdWireError.noSpace.grpcStatus) }
-        // A cached size only lets writes through; refusing one takes a fresh measurement (a defragment may have
-        // just made room).
-        guard let limit, let cached = size(), cached + Int64(cost) >= limit, let size = size(fresh: true),
-            size + Int64(cost) >= limit
-        else { return proceed() }
-        logger.warning(
-            "message exceeded backend quota; raising alarm",
-            metadata: ["quota-size-bytes": "\(limit)", "size-bytes": "\(size)", "cost-bytes": "\(cost)"])
-        Task { [alarms, memberID, logger] in
-            do {
-                _ = try await alarms.activate(memberID: memberID, alarm: .nospace)
-            } catch {
-                logger.error("cannot raise the NOSPACE alarm", metadata: ["error": "\(error)"])
+        if let last = measured.withLock({ $0 }), ContinuousClock.now - last.at < Self.measureInterval,
+            last.bytes + Int64(cost) < limit
+        {
+            return proceed()
+        }
+        store.storageSize { [self] result in
+            guard case .success(let size) = result else { return proceed() }
+            measured.withLock { $0 = (size.totalBytes, .now) }
+            guard size.totalBytes + Int64(cost) >= limit else { return proceed() }
+            logger.warning(
+                "message exceeded backend quota; raising alarm",
+                metadata: ["quota-size-bytes": "\(limit)", "size-bytes": "\(size.totalBytes)", "cost-bytes": "\(cost)"])
+            alarms.activate(memberID: memberID, alarm: .nospace) { [logger] result in
+                if case .failure(let error) = result {
+                    logger.error("cannot raise the NOSPACE alarm", metadata: ["error": "\(error)"])
+                }
+                refuse(EtcdWireError.noSpace.grpcStatus)
             }
-            refuse(EtcdWireError.noSpace.grpcStatus)
         }
-    }
-
-    /// The store's size, measured again when the last measurement is older than `measureInterval`; nil when it
-    /// cannot be measured (the write then goes ahead: the quota is a safety net, not a reason to fail writes).
-    private func size(fresh: Bool = false) -> Int64? {
-        if !fresh, let last = measured.withLock({ $0 }), ContinuousClock.now - last.at < Self.measureInterval {
-            return last.bytes
-        }
-        guard let bytes = try? store.storageSize().totalBytes else { return nil }
-        measured.withLock { $0 = (bytes, .now) }
-        return bytes
     }
 
     // MARK: Costs (etcd's estimates)

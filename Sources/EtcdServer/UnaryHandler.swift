@@ -21,16 +21,36 @@ extension GRPCServerRouter {
                     .failure(GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request: \(error)")))
                 return
             }
-            handler(message, call) { result in
-                call.respond(
-                    result.flatMap { response in
-                        do {
-                            return .success(try response.serializedBytes())
-                        } catch {
-                            return .failure(
-                                GRPCStatus(code: .internalError, message: "grpc: error while marshaling: \(error)"))
-                        }
-                    })
+            handler(message, call) { call.respond(Self.encode($0)) }
+        }
+    }
+
+    /// `registerUnary` for an async handler (GRPCWire runs it in a task of its own): the few calls that await
+    /// several steps, such as auth changes with their password hashing.
+    mutating func registerAsyncUnary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ path: String, _ request: Request.Type,
+        _ handler: @escaping @Sendable (Request, GRPCUnaryCall) async -> Result<Response, GRPCStatus>
+    ) {
+        registerAsyncUnary(path) { call in
+            let message: Request
+            do {
+                message = try Request(serializedBytes: call.request)
+            } catch {
+                return .failure(
+                    GRPCStatus(code: .internalError, message: "grpc: error unmarshalling request: \(error)"))
+            }
+            return Self.encode(await handler(message, call))
+        }
+    }
+
+    private static func encode<Response: SwiftProtobuf.Message>(
+        _ result: Result<Response, GRPCStatus>
+    ) -> Result<[UInt8], GRPCStatus> {
+        result.flatMap { response in
+            do {
+                return .success(try response.serializedBytes())
+            } catch {
+                return .failure(GRPCStatus(code: .internalError, message: "grpc: error while marshaling: \(error)"))
             }
         }
     }
@@ -49,10 +69,11 @@ extension GRPCServerRouter {
     ) {
         registerUnary(path, request) {
             (message: Request, call, respond: @escaping @Sendable (Result<Response, GRPCStatus>) -> Void) in
-            if let needed = requirement(message), let denied = auth.authorize(call.metadata, needed) {
-                return respond(.failure(denied.grpcStatus))
+            guard let needed = requirement(message) else { return handler(message, call, respond) }
+            auth.authorize(call.metadata, [needed]) { denied, _ in
+                if let denied { return respond(.failure(denied.grpcStatus)) }
+                handler(message, call, respond)
             }
-            handler(message, call, respond)
         }
     }
 }

@@ -8,18 +8,20 @@ import RevisionLog
 final class WatchService: Sendable {
     private let hub: WatchHub
     private let identity: ServerIdentity
-    private let maximumResponseBytes: Int
+    private let fragmentBytes: Int
     private let progressInterval: Duration
+    private let watchersPerStreamMaximum: Int
     private let auth: AuthStore
 
     init(
-        hub: WatchHub, identity: ServerIdentity, maximumResponseBytes: Int, progressInterval: Duration,
-        auth: AuthStore
+        hub: WatchHub, identity: ServerIdentity, fragmentBytes: Int, progressInterval: Duration,
+        watchersPerStreamMaximum: Int, auth: AuthStore
     ) {
         self.hub = hub
         self.identity = identity
-        self.maximumResponseBytes = maximumResponseBytes
+        self.fragmentBytes = fragmentBytes
         self.progressInterval = progressInterval
+        self.watchersPerStreamMaximum = watchersPerStreamMaximum
         self.auth = auth
     }
 
@@ -28,11 +30,11 @@ final class WatchService: Sendable {
     }
 
     private func serve(_ call: GRPCStreamingCall) async throws {
-        let sender = WatchStreamSender(call: call, identity: identity, maximumResponseBytes: maximumResponseBytes)
-        let registry = WatchStreamRegistry()
+        let sender = WatchStreamSender(call: call, identity: identity, fragmentBytes: fragmentBytes)
+        let registry = WatchStreamRegistry(maximumWatchers: watchersPerStreamMaximum)
         defer { registry.cancelAll() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in try await progressLoop(registry, sender) }
+            group.addTask { [self] in try await progressLoop(registry) }
             for try await bytes in call.requests {
                 guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: bytes) else { continue }
                 switch request.requestUnion {
@@ -49,8 +51,10 @@ final class WatchService: Sendable {
                         try await sender.send(response, revision: hub.publishedRevision)
                     }
                 case .progressRequest:
-                    registry.requestProgress()
-                    try await sendProgressIfCaughtUp(registry, sender)
+                    // Each watcher reports back through its own queue once caught up (`pump`), so the answer can
+                    // never overtake an event it covers.
+                    registry.requestProgress().forEach { $0.requestProgress() }
+                    try await sendStreamProgressIfDue(registry, sender)
                 case nil:
                     continue  // etcd ignores unknown requests and keeps the stream open
                 }
@@ -82,15 +86,29 @@ final class WatchService: Sendable {
         if create.startRevision < 0 {
             return try await refuse(response, reason: EtcdWireError.compacted.message, sender)
         }
-        let (watcher, compacted) = try register(request)
+        let watcher: Watcher
+        let compacted: Int64?
+        do throws(StoreError) {
+            (watcher, compacted) = try register(request)
+        } catch {
+            return try await refuse(response, reason: "kelson: \(error.detail)", sender)
+        }
         let entry = WatchStreamRegistry.Entry(
             watcher: watcher, progressNotify: create.progressNotify, fragment: create.fragment)
-        guard let id = registry.add(requested: create.watchID, entry: entry) else {
+        let id: Int64
+        switch registry.add(requested: create.watchID, entry: entry) {
+        case .success(let assigned): id = assigned
+        case .failure(let refusal):
             watcher.cancel()
-            return try await refuse(response, reason: "mvcc: duplicate watch ID provided on the WatchStream", sender)
+            let reason =
+                refusal == .full
+                ? "kelson: this stream already has \(watchersPerStreamMaximum) watchers"
+                : "mvcc: duplicate watch ID provided on the WatchStream"
+            return try await refuse(response, reason: reason, sender)
         }
         response.watchID = id
-        try await sender.send(response, revision: hub.publishedRevision)
+        // The revision the watcher was registered at: never ahead of its start.
+        try await sender.send(response, revision: watcher.createdRevision)
         if let compacted {
             _ = registry.remove(id)
             watcher.cancel()
@@ -102,7 +120,7 @@ final class WatchService: Sendable {
 
     /// A start below the compaction point still creates a watcher (etcd answers `created` first and
     /// then cancels it with the compaction point); the second value is that point.
-    private func register(_ request: WatchRequest) throws -> (Watcher, Int64?) {
+    private func register(_ request: WatchRequest) throws(StoreError) -> (Watcher, Int64?) {
         do {
             return (try hub.watch(request), nil)
         } catch .compacted {
@@ -137,7 +155,8 @@ final class WatchService: Sendable {
         return nil
     }
 
-    /// Moves one watcher's deliveries onto the stream until it ends.
+    /// Moves one watcher's deliveries onto the stream until it ends; answers the progress notifications owed once
+    /// the watcher reports back caught up (`.progress`).
     private func pump(_ watcher: Watcher, id: Int64, _ registry: WatchStreamRegistry, _ sender: WatchStreamSender)
         async throws
     {
@@ -147,14 +166,20 @@ final class WatchService: Sendable {
                 var response = Etcdserverpb_WatchResponse()
                 response.watchID = id
                 response.events = events.map(Self.event)
-                try await sender.send(response, revision: revision, fragment: registry.entry(id)?.fragment ?? false)
+                try await sender.send(
+                    response, revision: revision, fragment: registry.entry(id)?.fragment ?? false,
+                    confirming: watcher)
                 registry.markSent(id)
-                try await sendProgressIfCaughtUp(registry, sender)
+            case .progress:
+                if registry.takeTickDue(id) {
+                    try await sender.sendProgress(id: id, hub: hub, claim: { [watcher] })
+                }
             case .compacted(let compactRevision):
                 _ = registry.remove(id)
                 try await sendCompacted(id: id, compactRevision: compactRevision, sender)
                 return
             }
+            try await sendStreamProgressIfDue(registry, sender)
         }
     }
 
@@ -183,24 +208,19 @@ final class WatchService: Sendable {
         try await sender.send(response, revision: nil)
     }
 
-    /// A progress request is answered once every watcher of the stream is caught up; the header then
-    /// promises that all later events have higher revisions.
-    private func sendProgressIfCaughtUp(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
-        guard registry.takeProgressIfCaughtUp() else { return }
-        var response = Etcdserverpb_WatchResponse()
-        response.watchID = -1
-        try await sender.send(response, revision: hub.publishedRevision)
+    /// A stream-wide progress request (watch ID -1) is answered once every watcher of the stream is caught up, at
+    /// the revision they have all been given; the header then promises that all later events have higher revisions.
+    private func sendStreamProgressIfDue(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+        try await sender.sendProgress(
+            id: -1, hub: hub, claim: { registry.pendingProgressWatchers() }, onSent: { registry.progressAnswered() })
     }
 
-    /// Periodic progress notifications for watchers created with `progress_notify`.
-    private func progressLoop(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+    /// Periodic progress notifications for watchers created with `progress_notify`: each due watcher is asked for a
+    /// progress delivery, which its pump answers once it is caught up.
+    private func progressLoop(_ registry: WatchStreamRegistry) async throws {
         while true {
             try await Task.sleep(for: progressInterval)
-            for (id, watcher) in registry.progressTick() where watcher.isCaughtUp {
-                var response = Etcdserverpb_WatchResponse()
-                response.watchID = id
-                try await sender.send(response, revision: hub.publishedRevision)
-            }
+            registry.progressTick().forEach { $0.requestProgress() }
         }
     }
 

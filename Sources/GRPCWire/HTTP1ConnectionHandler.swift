@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves `HTTPRoutes` over HTTP/1.x. Each request is answered as soon as it ends, before the next one is read
-/// (handlers are synchronous), so pipelined requests are answered in order without a queue. Bodies are counted
-/// and dropped; headers are bounded by the decoder; a connection idle for the configured time is closed.
+/// Serves `HTTPRoutes` over HTTP/1.x. Requests are answered one at a time, in order: a request that ends while
+/// another is being answered waits in a small queue (pipelining; beyond `maxQueuedRequests` the connection is
+/// closed). Bodies are counted and dropped; headers are bounded by the decoder; a connection idle for the configured
+/// time is closed.
 final class HTTP1ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -13,6 +14,8 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     static let maxHeaderFields = 100
     /// Request body bytes read and dropped; beyond it: 413 and close.
     static let maxBodyBytes = 64 * 1024
+    /// Pipelined requests waiting for the one being answered.
+    static let maxQueuedRequests = 16
 
     private let routes: HTTPRoutes
     private var head: HTTPRequestHead?
@@ -21,6 +24,9 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     private var closing = false
     private var shuttingDown = false
     private var context: ChannelHandlerContext?
+    /// Set while a handler is answering; requests that end meanwhile wait in `queued`.
+    private var answering = false
+    private var queued: [(head: HTTPRequestHead, request: HTTPRequest)] = []
 
     init(routes: HTTPRoutes) {
         self.routes = routes
@@ -47,8 +53,33 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
             head = nil
             let headers = requestHead.headers.map { (name: $0.name.lowercased(), value: $0.value) }
             let request = HTTPRequest(method: requestHead.method.rawValue, target: requestHead.uri, headers: headers)
-            let keepAlive = requestHead.isKeepAlive && !shuttingDown
-            respond(context, to: requestHead, routes.answer(request), keepAlive: keepAlive)
+            guard queued.count < Self.maxQueuedRequests else {
+                closing = true
+                context.close(promise: nil)
+                return
+            }
+            queued.append((requestHead, request))
+            answerNext(context)
+        }
+    }
+
+    /// Answers the oldest queued request unless one is being answered; the handler may answer from any thread.
+    private func answerNext(_ context: ChannelHandlerContext) {
+        guard !answering, !closing, !queued.isEmpty else { return }
+        let (requestHead, request) = queued.removeFirst()
+        answering = true
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        routes.answer(request) { response in
+            loop.execute {
+                let this = handler.value
+                this.answering = false
+                guard !this.closing, this.context != nil else { return }
+                let keepAlive = requestHead.isKeepAlive && !this.shuttingDown
+                this.respond(boundContext.value, to: requestHead, response, keepAlive: keepAlive)
+                this.answerNext(boundContext.value)
+            }
         }
     }
 
@@ -105,6 +136,6 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     /// Server shutdown: close now if between requests, else after answering the current one.
     func initiateGracefulShutdown() {
         shuttingDown = true
-        if head == nil, !closing { context?.close(promise: nil) }
+        if head == nil, !answering, queued.isEmpty, !closing { context?.close(promise: nil) }
     }
 }

@@ -56,9 +56,11 @@ public struct HTTPResponse: Sendable {
     static let notFound = HTTPResponse.error(status: 404, "404 page not found")
 }
 
-/// HTTP routes by exact path, kept inside `GRPCServerRouter` so one value describes everything a port serves.
+/// HTTP routes by exact path, kept inside `GRPCServerRouter` so one value describes everything a port serves. A
+/// handler answers through its callback, now or later, from any thread (the server hops back to the connection's
+/// event loop), so a handler that reads a database never holds up an event loop.
 struct HTTPRoutes: Sendable {
-    typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+    typealias Handler = @Sendable (HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void
 
     private var handlers: [String: Handler] = [:]
 
@@ -69,8 +71,8 @@ struct HTTPRoutes: Sendable {
     func serves(path: String) -> Bool { handlers[path] != nil }
 
     /// Runs the handler for `request.path`, or answers 404 like Go's `ServeMux`.
-    func answer(_ request: HTTPRequest) -> HTTPResponse {
-        guard let handler = handlers[request.path] else { return .notFound }
-        return handler(request)
+    func answer(_ request: HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard let handler = handlers[request.path] else { return respond(.notFound) }
+        handler(request, respond)
     }
 }

@@ -21,6 +21,15 @@ public struct GRPCServerRouter: Sendable {
         register(path, .unary(handler))
     }
 
+    /// Registers a unary method whose handler awaits (rare calls of several steps, such as the auth changes with
+    /// their password hashing). It runs in a task of its own, as a streaming handler does, off the event loop, and
+    /// answers with what it returns.
+    public mutating func registerAsyncUnary(
+        _ path: String, _ handler: @escaping @Sendable (GRPCUnaryCall) async -> Result<[UInt8], GRPCStatus>
+    ) {
+        register(path, .unary({ call in Task { call.respond(await handler(call)) } }))
+    }
+
     /// Registers a streaming method (bidirectional or server-streaming). The handler returning normally ends the
     /// call with status OK; throwing a `GRPCStatus` ends it with that status; any other error ends it with
     /// `.unknown` and `String(describing: error)` as the message.
@@ -34,6 +43,17 @@ public struct GRPCServerRouter: Sendable {
     /// over HTTP/2 when the request is not gRPC (etcd serves `/health` this way). It runs synchronously on the
     /// connection's event loop and must not block for long. Unknown paths get 404.
     public mutating func registerHTTP(_ path: String, _ handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+        http.register(path) { request, respond in respond(handler(request)) }
+    }
+
+    /// `registerHTTP` for a handler that answers later (one that reads the store): it answers through `respond`,
+    /// from any thread.
+    public mutating func registerHTTP(
+        _ path: String,
+        answering handler:
+            @escaping @Sendable (HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) ->
+            Void
+    ) {
         http.register(path, handler)
     }
 

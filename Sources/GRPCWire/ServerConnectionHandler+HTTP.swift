@@ -10,17 +10,33 @@ extension ServerConnectionHandler {
     ]
 
     func answerHTTP(_ stream: ServerStream) {
-        guard let session else { return }
+        guard let link else { return }
         let method = stream.isPost ? "POST" : stream.otherMethod
         // The stream's metadata holds the non-reserved fields (content-type, te and grpc-* are not among them).
         let request = HTTPRequest(method: method, target: stream.path, headers: stream.metadata.map { ($0.0, $0.1) })
         stream.metadata = []
-        let response = router.http.answer(request)
         // Finished as far as the gRPC machinery goes: request data is consumed and dropped, no deadline runs.
         stream.phase = .http
         stream.status = .ok
         stream.headersSubmitted = true
         stream.trailersSubmitted = true
+        let streamID = stream.id
+        // An answer given before `answer` returns is sent by the caller's flush (this runs inside nghttp2's
+        // callbacks, where its output must not be driven); a later one, after a hop back here, flushes itself.
+        let returned = ReturnMark()
+        router.http.answer(request) { response in
+            // Back on the event loop; the stream may be gone (reset, connection closed) by then.
+            _ = link.run { handler in
+                guard let stream = handler.streams[streamID] else { return }
+                handler.submitHTTPResponse(response, method: method, on: stream)
+                if returned.value { handler.outputChanged() }
+            }
+        }
+        returned.value = true
+    }
+
+    private func submitHTTPResponse(_ response: HTTPResponse, method: String, on stream: ServerStream) {
+        guard let session else { return }
         var block = HeaderBlock()
         block.add(":status", String(response.status))
         for (name, value) in response.headers {
@@ -63,3 +79,6 @@ extension ServerConnectionHandler {
         return take
     }
 }
+
+/// Set on the event loop once `answerHTTP` returned; read only there.
+private final class ReturnMark: @unchecked Sendable { var value = false }

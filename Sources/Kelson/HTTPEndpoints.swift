@@ -10,15 +10,18 @@ enum HTTPEndpoints {
     static let version = "3.6.0"
 
     static func register(into router: inout GRPCServerRouter, store: Store, alarms: AlarmList, logger: Logger) {
-        router.registerHTTP("/health") { request in health(request, store: store, alarms: alarms, logger: logger) }
+        router.registerHTTP("/health") { request, respond in
+            health(request, store: store, alarms: alarms, logger: logger, respond: respond)
+        }
         // etcd 3.6's probes: /readyz is /health without the leader check (Kelson has no election to wait for), and
         // /livez also ignores NOSPACE, since a full store is alive: restarting it would not make room.
-        router.registerHTTP("/readyz") { request in
-            health(request, store: store, alarms: alarms, logger: logger, endpoint: "/readyz")
+        router.registerHTTP("/readyz") { request, respond in
+            health(request, store: store, alarms: alarms, logger: logger, endpoint: "/readyz", respond: respond)
         }
-        router.registerHTTP("/livez") { request in
+        router.registerHTTP("/livez") { request, respond in
             health(
-                request, store: store, alarms: alarms, logger: logger, endpoint: "/livez", alwaysExcluding: ["NOSPACE"])
+                request, store: store, alarms: alarms, logger: logger, endpoint: "/livez", alwaysExcluding: ["NOSPACE"],
+                respond: respond)
         }
         router.registerHTTP("/version") { request in versions(request) }
     }
@@ -28,12 +31,14 @@ enum HTTPEndpoints {
         into router: inout GRPCServerRouter, store: Store, services: EtcdServices,
         exposition: @escaping @Sendable () -> [UInt8]
     ) {
-        router.registerHTTP("/metrics") { request in
-            guard request.method == "GET" else { return methodNotAllowed }
-            KelsonMetrics.measure(store: store, services: services)
-            return HTTPResponse(
-                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                body: exposition())
+        router.registerHTTP("/metrics") { request, respond in
+            guard request.method == "GET" else { return respond(methodNotAllowed) }
+            KelsonMetrics.measure(store: store, services: services) {
+                respond(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                        body: exposition()))
+            }
         }
     }
 
@@ -42,36 +47,43 @@ enum HTTPEndpoints {
     /// `{"health":"false"}` in Go's `http.Error` shape.
     static func health(
         _ request: HTTPRequest, store: Store, alarms: AlarmList, logger: Logger, endpoint: String = "/health",
-        alwaysExcluding: Set<String> = []
-    ) -> HTTPResponse {
-        guard request.method == "GET" else { return methodNotAllowed }
+        alwaysExcluding: Set<String> = [], respond: @escaping @Sendable (HTTPResponse) -> Void
+    ) {
+        guard request.method == "GET" else { return respond(methodNotAllowed) }
         let excluded = alwaysExcluding.union(
             request.query.split(separator: "&").compactMap { pair -> String? in
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 return parts.count == 2 && parts[0] == "exclude" ? String(parts[1]) : nil
             })
-        do {
-            for alarm in try alarms.descriptions() where !excluded.contains(alarm.alarmName) {
-                logger.warning("\(endpoint) error due to \(alarm)")
-                return .error(status: 503, #"{"health":"false"}"#)
+        let unhealthy = HTTPResponse.error(status: 503, #"{"health":"false"}"#)
+        alarms.descriptions { result in
+            let alarms: [String]
+            switch result {
+            case .success(let descriptions): alarms = descriptions
+            case .failure(let error):
+                logger.warning(
+                    "\(endpoint) error; cannot read alarms (status code 503)", metadata: ["error": "\(error)"])
+                return respond(unhealthy)
             }
-        } catch {
-            logger.warning("\(endpoint) error; cannot read alarms (status code 503)", metadata: ["error": "\(error)"])
-            return .error(status: 503, #"{"health":"false"}"#)
+            for alarm in alarms where !excluded.contains(alarm.alarmName) {
+                logger.warning("\(endpoint) error due to \(alarm)")
+                return respond(unhealthy)
+            }
+            var probe = RangeRequest(range: .single(Array("health".utf8)))
+            probe.keysOnly = true
+            probe.limit = 1
+            store.range(probe) { result in
+                if case .failure(let error) = result {
+                    logger.warning("\(endpoint) error; read failed (status code 503)", metadata: ["error": "\(error)"])
+                    return respond(unhealthy)
+                }
+                // Go sniffs the JSON as text/plain; etcd sets no type of its own here.
+                respond(
+                    HTTPResponse(
+                        status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")],
+                        body: Array(#"{"health":"true"}"#.utf8)))
+            }
         }
-        var probe = RangeRequest(range: .single(Array("health".utf8)))
-        probe.keysOnly = true
-        probe.limit = 1
-        do {
-            _ = try store.range(probe)
-        } catch {
-            logger.warning("\(endpoint) error; read failed (status code 503)", metadata: ["error": "\(error)"])
-            return .error(status: 503, #"{"health":"false"}"#)
-        }
-        // Go sniffs the JSON as text/plain; etcd sets no type of its own here.
-        return HTTPResponse(
-            status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")],
-            body: Array(#"{"health":"true"}"#.utf8))
     }
 
     /// GET only: `{"etcdserver":"3.6.0","etcdcluster":"3.6.0"}`.

@@ -64,7 +64,7 @@ public enum Snapshots {
 
     /// Checks the file's trailer and opens a scratch copy of its database to read the revision, the number of live
     /// keys and the HashKV at that revision. The file itself is not changed.
-    public static func status(of path: String) throws -> Status {
+    public static func status(of path: String) async throws -> Status {
         let databaseSize = try SnapshotFile.verify(path: path, skipHashCheck: false)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kelson-status-\(UUID())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -79,10 +79,10 @@ public enum Snapshots {
             throw KelsonError("\(path) is not a Kelson snapshot: \(error)")
         }
         defer { store.close() }
-        let hash = try store.hashKV(revision: 0)
+        let hash = try await Store.awaiting { store.hashKV(revision: 0, completion: $0) }
         var all = RangeRequest(range: .fromKey([0]))
         all.countOnly = true
-        let count = try store.range(all).count
+        let count = try await Store.awaiting { store.range(all, completion: $0) }.count
         return Status(hash: hash.hash, revision: hash.revision, totalKey: count, totalSize: Int64(databaseSize))
     }
 }

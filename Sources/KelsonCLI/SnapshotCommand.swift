@@ -31,7 +31,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a snapshot file's revision, key count, size and HashKV digest.")
 
@@ -41,8 +41,8 @@ struct SnapshotCommand: AsyncParsableCommand {
         @Option(name: [.customShort("w"), .customLong("write-out")], help: "Output format: simple or json.")
         var format = "simple"
 
-        func run() throws {
-            let status = try Snapshots.status(of: file)
+        func run() async throws {
+            let status = try await Snapshots.status(of: file)
             switch format {
             case "json":
                 let encoder = JSONEncoder()

@@ -76,7 +76,7 @@ public struct AutoCompactor: Sendable {
                     policy.isPeriodic ? "starting auto periodic compaction" : "starting auto revision compaction",
                     metadata: ["revision": "\(target)", "retention": "\(policy.retentionDescription)"])
                 do {
-                    _ = try await store.compact(revision: target)
+                    _ = try await Store.awaiting { store.compact(revision: target, physical: false, completion: $0) }
                     logger.info("completed auto compaction", metadata: ["revision": "\(target)"])
                 } catch  where error.code == .compacted {
                     // Someone compacted further already (a client, or another process on a shared store).

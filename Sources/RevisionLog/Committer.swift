@@ -28,7 +28,22 @@ struct PendingWrite: Sendable {
         case updateMetadata(Result<any Sendable, any Error>)
     }
     let operation: Operation
+    /// Checked again when the write is applied (see `WriteCondition`).
+    var condition: WriteCondition? = nil
     let completion: @Sendable (Result<Outcome, StoreError>) -> Void
+}
+
+/// A condition a write was admitted under, checked again on the committer when the write is applied, against a named
+/// metadata value as the write's own transaction sees it: etcd checks permissions at apply time too, so a permission
+/// revoked while a write waits in the queue stops it. `check` answers the error to fail the write with, or nil.
+public struct WriteCondition: Sendable {
+    public var metadataName: String
+    public var check: @Sendable ([UInt8]?) -> StoreError?
+
+    public init(metadataName: String, check: @escaping @Sendable ([UInt8]?) -> StoreError?) {
+        self.metadataName = metadataName
+        self.check = check
+    }
 }
 
 /// The single place revisions are assigned. One dedicated thread drains a bounded queue in groups:
@@ -64,7 +79,9 @@ final class Committer: @unchecked Sendable {
 
     // Owned by the committer thread.
     private var revision: Int64
-    private var compactRevision: Int64
+    private var compactRevision: Int64 { didSet { compactPoint.store(compactRevision, ordering: .releasing) } }
+    /// `compactRevision` for other threads (watch registration reads it without a backend call).
+    let compactPoint: Atomic<Int64>
     private var compactedThrough: Int64
     private var compactionCursor: Int64 = 0
     private var physicalCompactionWaiters: [(revision: Int64, write: PendingWrite, result: CompactResult)] = []
@@ -83,9 +100,11 @@ final class Committer: @unchecked Sendable {
         // Only backends that defer durability get a syncer; otherwise the committer publishes and acknowledges
         // itself: a second thread saves it work under load but costs every write a thread hand-off, which
         // measured worse for one client and for watch latency than it gained at 16 and 64 (docs/benchmarks.md).
-        (revision, compactRevision, compactedThrough) = try backend.read { reader in
+        let stored = try backend.read { reader in
             (reader.revision, reader.compactRevision, reader.compactedThrough)
         }
+        (revision, compactRevision, compactedThrough) = stored
+        compactPoint = Atomic(stored.1)
         shared = backend is any SharedLogBackend
         let published = revision
         let follower = (backend as? any SharedLogBackend).map {
@@ -269,7 +288,19 @@ final class Committer: @unchecked Sendable {
                         (writer.revision, writer.compactRevision, max(compactedThrough, writer.compactedThrough))
                     (newRevision, newCompactRevision) = (revision, compactRevision)
                 }
+                // Metadata values conditions read, once per group (an update in the group is read again).
+                var conditionValues: [String: [UInt8]?] = [:]
                 for write in group {
+                    if let condition = write.condition {
+                        let name = condition.metadataName
+                        let value = try conditionValues[name] ?? writer.metadata(name)
+                        conditionValues[name] = value
+                        if let error = condition.check(value) {
+                            outcomes.append(.failure(error))
+                            continue
+                        }
+                    }
+                    if case .updateMetadata(let name, _) = write.operation { conditionValues[name] = nil }
                     var revisionWriter = RevisionWriter(
                         reader: writer, writer: writer, beginRevision: newRevision,
                         compactRevision: newCompactRevision)

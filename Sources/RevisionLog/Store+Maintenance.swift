@@ -3,17 +3,19 @@ extension Store {
     // MARK: Metadata
 
     /// A value stored with `updateMetadata`, or nil.
-    public func metadata(_ name: String) throws(StoreError) -> [UInt8]? {
-        try read { try $0.metadata(name) }
+    public func metadata(_ name: String, completion: @escaping @Sendable (Result<[UInt8]?, StoreError>) -> Void) {
+        execute(.point, { [self] () throws(StoreError) in try read { try $0.metadata(name) } }, completion: completion)
     }
 
     /// Reads, changes and stores a named value in one committer transaction, so concurrent updates
     /// never lose each other's changes. `body` gets the stored value (nil when absent; set it to
     /// nil to remove it) and runs on the committer thread, so it must be quick. When `body`
-    /// throws, nothing is stored and its error reaches the caller unchanged.
+    /// throws, nothing is stored and its error reaches the caller as `.failure` of the inner result; the outer
+    /// result fails when the store could not commit.
     public func updateMetadata<Value: Sendable>(
-        _ name: String, _ body: @escaping @Sendable (inout [UInt8]?) throws -> Value
-    ) async throws -> Value {
+        _ name: String, _ body: @escaping @Sendable (inout [UInt8]?) throws -> Value,
+        completion: @escaping @Sendable (Result<Result<Value, any Error>, StoreError>) -> Void
+    ) {
         let update: MetadataUpdate = { stored in
             var value = stored
             do {
@@ -23,11 +25,17 @@ extension Store {
                 return (stored, .failure(error))
             }
         }
-        let outcome = try await submit(.updateMetadata(name: name, update))
-        guard case .updateMetadata(let result) = outcome, let value = try result.get() as? Value else {
-            preconditionFailure("metadata update answered with \(outcome)")
+        submit(.updateMetadata(name: name, update), \.updateMetadata) { result in
+            completion(
+                result.map { inner in
+                    inner.flatMap { value in
+                        guard let value = value as? Value else {
+                            return .failure(StoreError(.backendFailure, "metadata update answered \(value)"))
+                        }
+                        return .success(value)
+                    }
+                })
         }
-        return value
     }
 
     // MARK: Hash
@@ -36,7 +44,13 @@ extension Store {
     /// keeps: the state at the compaction point plus every change after it up to `revision`.
     /// Computed from logical content only, so equal histories hash equally on every backend,
     /// whether or not physical compaction has finished, and across restarts.
-    public func hashKV(revision: Int64) throws(StoreError) -> KVHash {
+    public func hashKV(revision: Int64, completion: @escaping @Sendable (Result<KVHash, StoreError>) -> Void) {
+        executeDurably(
+            .whole, { [self] () throws(StoreError) in try hashKVNow(revision: revision) }, revision: \.revision,
+            completion: completion)
+    }
+
+    private func hashKVNow(revision: Int64) throws(StoreError) -> KVHash {
         try read { reader in
             let compactRevision = reader.compactRevision
             if revision > 0 && revision <= compactRevision { throw StoreError.compacted }
@@ -74,13 +88,22 @@ extension Store {
     // MARK: Files
 
     /// Gives free space back to the file system; writes wait while it runs.
-    public func defragment() throws(StoreError) {
-        try backendCall { try $0.defragment() }
+    public func defragment(completion: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        execute(
+            .whole, { [self] () throws(StoreError) in try backendCall { try $0.defragment() } }, completion: completion)
     }
 
-    /// Writes a consistent copy of the whole store (history, leases, metadata) to a new file.
-    public func snapshot(to path: String) throws(StoreError) {
-        try backendCall { try $0.snapshot(to: path) }
+    /// Writes a consistent copy of the whole store (history, leases, metadata) to a new file, and answers once
+    /// everything the copy holds is durable (a copy can catch a group whose sync is still running). Answers the
+    /// revision it waited for: the copy's own revision or a later one.
+    public func snapshot(to path: String, completion: @escaping @Sendable (Result<Int64, StoreError>) -> Void) {
+        executeDurably(
+            .whole,
+            { [self] () throws(StoreError) in
+                try backendCall { try $0.snapshot(to: path) }
+                // Read after the copy, so at least as new as anything in it.
+                return try read { $0.revision }
+            }, revision: { $0 }, completion: completion)
     }
 }
 

@@ -30,6 +30,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case corrupt
         /// An import (`kelson migrate`) found data in the store it was to fill.
         case notEmpty
+        /// The caller's permissions changed between the check on arrival and the write's turn in the committer
+        /// (`WriteCondition`); the write did nothing. Retry (etcd: "revision of auth store is old").
+        case staleAuthorization
     }
 
     public let code: Code

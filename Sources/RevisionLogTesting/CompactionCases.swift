@@ -10,7 +10,7 @@ let compactionCases: [ConformanceCase] = [
         try await expectRejected(store, .compacted) { try await store.compact(revision: 3) }
         try await expectRejected(store, .futureRevision) { try await store.compact(revision: 7) }
         _ = try await store.compact(revision: 6)  // the current revision may be compacted
-        try expectEqual(try store.revisions().compactRevision, 6)
+        try expectEqual(try await store.revisions().compactRevision, 6)
         try expectEqual(store.revision, 6, "compaction adds no revision")
     },
     ConformanceCase("reads below the compaction point fail; at the point and above they succeed") { store in
@@ -22,19 +22,19 @@ let compactionCases: [ConformanceCase] = [
         _ = try await store.compact(revision: 4, physical: true)
         var request = RangeRequest(range: .fromKey([0]))
         request.revision = 3
-        try await expectRejected(store, .compacted) { try store.range(request) }
+        try await expectRejected(store, .compacted) { try await store.range(request) }
         request.revision = 4
-        var result = try store.range(request)
+        var result = try await store.range(request)
         try expectEqual(result.keyValues.map(\.value), [bytes("2"), bytes("1")])
         try expectEqual(result.keyValues.map(\.modRevision), [3, 4])
         request.revision = 5
-        result = try store.range(request)
+        result = try await store.range(request)
         try expectEqual(keys(result), ["a"])
         try expectEqual(result.keyValues.first?.version, 2)
         // The generation survives compaction: the next put continues its version.
         try await put(store, "a", "4")
-        try expectEqual(try get(store, "a")?.version, 4)
-        try expectEqual(try get(store, "a")?.createRevision, 2)
+        try expectEqual(try await get(store, "a")?.version, 4)
+        try expectEqual(try await get(store, "a")?.createRevision, 2)
         // Txn ranges below the point fail the txn.
         var old = RangeRequest(range: .single(bytes("a")))
         old.revision = 2
@@ -46,14 +46,14 @@ let compactionCases: [ConformanceCase] = [
         }
         _ = try await store.delete(DeleteRequest(range: .single(bytes("y"))))
         let head = store.revision
-        try expectEqual(try store.changes(from: 2, through: head, limit: 1000).count, 151)
+        try expectEqual(try await store.changes(from: 2, through: head, limit: 1000).count, 151)
         _ = try await store.compact(revision: head, physical: true)
         // Only the latest put of each live key remains in the log.
-        let remaining = try store.changes(from: 0, through: head, limit: 1000)
+        let remaining = try await store.changes(from: 0, through: head, limit: 1000)
         try expectEqual(remaining.map { String(decoding: $0.keyValue.key, as: UTF8.self) }, ["x", "z"])
         try expectEqual(remaining.map(\.kind), [.put, .put])
-        try expectEqual(keys(try store.range(RangeRequest(range: .fromKey([0])))), ["x", "z"])
-        try expectEqual(try get(store, "x")?.version, 50)
+        try expectEqual(keys(try await store.range(RangeRequest(range: .fromKey([0])))), ["x", "z"])
+        try expectEqual(try await get(store, "x")?.version, 50)
     },
     ConformanceCase("changes() replays the log in revision order, never splitting a revision") { store in
         try await put(store, "a", "1")
@@ -63,10 +63,10 @@ let compactionCases: [ConformanceCase] = [
                 .put(PutRequest(key: bytes("c"), value: [])),
             ]))
         try await put(store, "a", "2")
-        let all = try store.changes(from: 2, through: 4, limit: 100)
+        let all = try await store.changes(from: 2, through: 4, limit: 100)
         try expectEqual(all.map(\.revision), [2, 3, 3, 4])
         try expectEqual(all.map(\.subRevision), [0, 0, 1, 0])
-        let limited = try store.changes(from: 3, through: 4, limit: 1)
+        let limited = try await store.changes(from: 3, through: 4, limit: 1)
         try expectEqual(limited.map(\.revision), [3, 3])
     },
 ]
@@ -85,7 +85,7 @@ let concurrencyCases: [ConformanceCase] = [
         }
         try expectEqual(revisions.sorted(), Array(2...Int64(writers + 1)))
         try expectEqual(store.revision, Int64(writers + 1))
-        let all = try store.range(RangeRequest(range: .fromKey([0])))
+        let all = try await store.range(RangeRequest(range: .fromKey([0])))
         try expectEqual(all.count, 20)
         try expectEqual(all.keyValues.map(\.version).reduce(0, +), Int64(writers))
     },

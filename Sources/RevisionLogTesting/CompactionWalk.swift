@@ -25,7 +25,7 @@ public enum CompactionWalk {
             if batches > 100 { break }
         }
         try expect(batches <= 2, "the walk over compacted history took \(batches) batches of 250 rows")
-        let remaining = try store.changes(from: 0, through: 311, limit: 1000)
+        let remaining = try await store.changes(from: 0, through: 311, limit: 1000)
         try expectEqual(remaining.map(\.keyValue.modRevision), Array(repeating: 311, count: 10))
     }
 }

@@ -21,6 +21,7 @@ public struct ConformanceCase: Sendable, CustomStringConvertible {
 public enum RevisionLogConformance {
     public static let cases: [ConformanceCase] =
         keyValueCases + rangeCases + transactionCases + compactionCases + concurrencyCases + watchCases
+        + watchLimitCases
         + leaseCases + maintenanceCases
 
     /// The configuration conformance stores must use: leases run on a `ManualLeaseClock`.
@@ -59,20 +60,21 @@ func expectRejected<Value>(
     _ store: Store, _ expected: StoreError.Code, file: StaticString = #fileID, line: UInt = #line,
     _ body: () async throws -> Value
 ) async throws {
-    let before = try snapshot(store)
+    let before = try await snapshot(store)
     do {
         let value = try await body()
         throw ConformanceFailure(message: "expected \(expected), got \(value)", location: "\(file):\(line)")
     } catch let error as StoreError {
         try expectEqual(error.code, expected, "error", file: file, line: line)
     }
-    try expectEqual(try snapshot(store), before, "stored state after a rejected request", file: file, line: line)
+    try expectEqual(try await snapshot(store), before, "stored state after a rejected request", file: file, line: line)
 }
 
 /// Everything observable: revisions and every live key.
-func snapshot(_ store: Store) throws -> [String] {
-    let (revision, compacted) = try store.revisions()
-    let all = try store.range(RangeRequest(range: .fromKey([0])))
+func snapshot(_ store: Store) async throws -> [String] {
+    let revisions = try await store.revisions()
+    let (revision, compacted) = (revisions.revision, revisions.compactRevision)
+    let all = try await store.range(RangeRequest(range: .fromKey([0])))
     return ["rev=\(revision) compact=\(compacted)"] + all.keyValues.map { "\($0)" }
 }
 
@@ -87,10 +89,10 @@ func put(_ store: Store, _ key: String, _ value: String) async throws -> PutResu
     try await store.put(PutRequest(key: bytes(key), value: bytes(value)))
 }
 
-func get(_ store: Store, _ key: String, revision: Int64 = 0) throws -> KeyValue? {
+func get(_ store: Store, _ key: String, revision: Int64 = 0) async throws -> KeyValue? {
     var request = RangeRequest(range: .single(bytes(key)))
     request.revision = revision
-    return try store.range(request).keyValues.first
+    return try await store.range(request).keyValues.first
 }
 
 func keys(_ result: RangeResult) -> [String] {

@@ -3,10 +3,11 @@ import RevisionLog
 /// Revisions, versions and generations (etcd semantics §2.1–2.3, §3.2–3.3).
 let keyValueCases: [ConformanceCase] = [
     ConformanceCase("a fresh store is at revision 1 with no compaction") { store in
-        let (revision, compacted) = try store.revisions()
+        let revisions = try await store.revisions()
+        let (revision, compacted) = (revisions.revision, revisions.compactRevision)
         try expectEqual(revision, 1, "revision")
         try expectEqual(compacted, -1, "compact revision")
-        let all = try store.range(RangeRequest(range: .fromKey([0])))
+        let all = try await store.range(RangeRequest(range: .fromKey([0])))
         try expectEqual(all.count, 0, "count")
         try expectEqual(all.revision, 1, "header revision")
     },
@@ -15,11 +16,11 @@ let keyValueCases: [ConformanceCase] = [
         try expectEqual(try await put(store, "a", "2").revision, 3)
         try expectEqual(try await put(store, "b", "1").revision, 4)
         try expectEqual(
-            try get(store, "a"),
+            try await get(store, "a"),
             KeyValue(key: bytes("a"), createRevision: 2, modRevision: 3, version: 2, value: bytes("2"), lease: 0))
         // A put of an unchanged value still adds a revision and a version.
         try expectEqual(try await put(store, "a", "2").revision, 5)
-        try expectEqual(try get(store, "a")?.version, 3)
+        try expectEqual(try await get(store, "a")?.version, 3)
         try expectEqual(store.revision, 5)
     },
     ConformanceCase("a delete ends a generation; the next put starts a new one") { store in
@@ -28,10 +29,10 @@ let keyValueCases: [ConformanceCase] = [
         let deleted = try await store.delete(DeleteRequest(range: .single(bytes("k"))))
         try expectEqual(deleted.deleted, 1)
         try expectEqual(deleted.revision, 4)
-        try expectEqual(try get(store, "k"), nil)
+        try expectEqual(try await get(store, "k"), nil)
         try await put(store, "k", "v3")
         try expectEqual(
-            try get(store, "k"),
+            try await get(store, "k"),
             KeyValue(key: bytes("k"), createRevision: 5, modRevision: 5, version: 1, value: bytes("v3"), lease: 0))
     },
     ConformanceCase("a delete that matches nothing adds no revision") { store in
@@ -49,8 +50,8 @@ let keyValueCases: [ConformanceCase] = [
         try expectEqual(
             result.previousKeyValues.map { String(decoding: $0.key, as: UTF8.self) }, ["p/a", "p/b", "p/c"])
         try expectEqual(result.previousKeyValues.first?.modRevision, 3)
-        try expectEqual(keys(try store.range(RangeRequest(range: .fromKey([0])))), ["q"])
-        let changes = try store.changes(from: 6, through: 6, limit: 100)
+        try expectEqual(keys(try await store.range(RangeRequest(range: .fromKey([0])))), ["q"])
+        let changes = try await store.changes(from: 6, through: 6, limit: 100)
         try expectEqual(changes.map(\.kind), [.delete, .delete, .delete])
         try expectEqual(changes.map(\.subRevision), [0, 1, 2])
         try expectEqual(
@@ -75,12 +76,12 @@ let keyValueCases: [ConformanceCase] = [
         var request = PutRequest(key: bytes("a"), value: [])
         request.ignoreValue = true
         _ = try await store.put(request)
-        try expectEqual(try get(store, "a")?.value, bytes("keep"))
-        try expectEqual(try get(store, "a")?.version, 2)
+        try expectEqual(try await get(store, "a")?.value, bytes("keep"))
+        try expectEqual(try await get(store, "a")?.version, 2)
         request = PutRequest(key: bytes("a"), value: bytes("new"))
         request.ignoreLease = true
         _ = try await store.put(request)
-        try expectEqual(try get(store, "a")?.value, bytes("new"))
+        try expectEqual(try await get(store, "a")?.value, bytes("new"))
     },
     ConformanceCase("bad puts and deletes are rejected without changing anything") { store in
         try await put(store, "a", "1")
@@ -101,6 +102,6 @@ let keyValueCases: [ConformanceCase] = [
             try await store.put(PutRequest(key: bytes("a"), value: bytes("x"), lease: 12345))
         }
         try await expectRejected(store, .emptyKey) { try await store.delete(DeleteRequest(range: .single([]))) }
-        try await expectRejected(store, .emptyKey) { try store.range(RangeRequest(range: .single([]))) }
+        try await expectRejected(store, .emptyKey) { try await store.range(RangeRequest(range: .single([]))) }
     },
 ]

@@ -62,8 +62,8 @@ let transactionCases: [ConformanceCase] = [
         var result = try await store.txn(create)
         try expect(result.succeeded, "create succeeds")
         try expectEqual(result.revision, 2)
-        try expectEqual(try get(store, "obj")?.modRevision, 2)
-        try expectEqual(try get(store, "other")?.modRevision, 2)
+        try expectEqual(try await get(store, "obj")?.modRevision, 2)
+        try expectEqual(try await get(store, "other")?.modRevision, 2)
         guard case .put(let first) = result.results[0] else {
             throw ConformanceFailure(message: "put result", location: "")
         }
@@ -100,8 +100,8 @@ let transactionCases: [ConformanceCase] = [
             throw ConformanceFailure(message: "nested", location: "")
         }
         try expect(nested.succeeded, "nested compare sees the snapshot before the txn")
-        try expect(try get(store, "saw-old") != nil, "then-branch of nested txn ran")
-        try expectEqual(try get(store, "saw-old")?.modRevision, 3)
+        try expect(try await get(store, "saw-old") != nil, "then-branch of nested txn ran")
+        try expectEqual(try await get(store, "saw-old")?.modRevision, 3)
         try expectEqual(store.revision, 3)
     },
     ConformanceCase("too many operations, empty keys and empty ops are refused") { store in

@@ -11,6 +11,7 @@ func collect(_ watcher: Watcher, events count: Int) async throws -> [(revision: 
         guard case .events(let revision, let events) = delivery else {
             throw ConformanceFailure(message: "unexpected \(delivery)", location: #fileID)
         }
+        watcher.confirmSent()
         batches.append((revision, events))
         total += events.count
     }
@@ -41,7 +42,7 @@ let watchCases: [ConformanceCase] = [
         let batches = try await collect(watcher, events: 3)
         try expectEqual(batches.map(\.revision), [2, 4])
         try expectEqual(batches.flatMap { describe($0.events) }, ["PUT w/a@2", "PUT w/b@4", "DEL w/a@4"])
-        try expect(watcher.isCaughtUp, "caught up after draining")
+        try expectEqual(hub.progressRevision(of: [watcher]), store.revision, "caught up after draining")
     },
     ConformanceCase("a start in the past replays the log, then continues live without gap or duplicate") { store in
         for index in 0..<10 { try await put(store, "k", "\(index)") }  // revs 2...11
@@ -112,7 +113,9 @@ let watchCases: [ConformanceCase] = [
         try expectEqual(try await stale.next(), .compacted(compactRevision: 9))
     },
     ConformanceCase("a slow watcher with a tiny buffer catches up from the log without losing events") { store in
-        let hub = WatchHub(store: store, bufferedEventsMaximum: 8, catchUpBatchEvents: 50)
+        var limits = WatchLimits()
+        (limits.bufferedEventsMaximum, limits.catchUpBatchEvents) = (8, 50)
+        let hub = WatchHub(store: store, limits: limits)
         let watcher = try hub.watch(WatchRequest(range: prefix("s/")))
         defer { watcher.cancel() }
         let total = 600
@@ -128,5 +131,55 @@ let watchCases: [ConformanceCase] = [
         try await put(store, "s/live", "x")
         try expectEqual(
             try await collect(watcher, events: 1).flatMap { describe($0.events) }, ["PUT s/live@\(total + 2)"])
+    },
+]
+
+/// Watch limits and progress (issue 17): byte budgets, the watcher cap, progress behind the events.
+let watchLimitCases: [ConformanceCase] = [
+    ConformanceCase("a watcher past its byte budget reads the log instead of buffering, and loses nothing") { store in
+        var limits = WatchLimits()
+        limits.bufferedBytesMaximum = 4_096
+        let hub = WatchHub(store: store, limits: limits)
+        let watcher = try hub.watch(WatchRequest(range: prefix("b/")))
+        defer { watcher.cancel() }
+        let value = [UInt8](repeating: 7, count: 1_000)
+        for index in 0..<40 { _ = try await store.put(PutRequest(key: bytes("b/\(index % 3)"), value: value)) }
+        // One revision may pass the budget on its own; more may not.
+        try expect(watcher.bufferedBytes <= 4_096 + 1_200, "buffered \(watcher.bufferedBytes) bytes")
+        let batches = try await collect(watcher, events: 40)
+        try expectEqual(batches.flatMap { $0.events.map(\.keyValue.modRevision) }, Array(2...41))
+    },
+    ConformanceCase("watchers past the hub's maximum are refused until one ends") { store in
+        var limits = WatchLimits()
+        limits.watchersMaximum = 2
+        let hub = WatchHub(store: store, limits: limits)
+        let first = try hub.watch(WatchRequest(range: .single(bytes("a"))))
+        let second = try hub.watch(WatchRequest(range: prefix("b")))
+        try await expectRejected(store, .tooManyRequests) { try hub.watch(WatchRequest(range: .single(bytes("c")))) }
+        first.cancel()
+        let third = try hub.watch(WatchRequest(range: .single(bytes("c"))))
+        second.cancel()
+        third.cancel()
+    },
+    ConformanceCase("a progress request comes after the events handed out before it, at the published revision") {
+        store in
+        let hub = WatchHub(store: store)
+        let watcher = try hub.watch(WatchRequest(range: prefix("p/")))
+        let other = try hub.watch(WatchRequest(range: .single(bytes("elsewhere"))))
+        defer { watcher.cancel(); other.cancel() }
+        try expectEqual(watcher.createdRevision, store.revision)
+        try await put(store, "p/1", "x")
+        try await put(store, "p/2", "x")
+        watcher.requestProgress()
+        guard case .events(let revision, _) = try await watcher.next() else {
+            throw ConformanceFailure(message: "events must come first", location: #fileID)
+        }
+        try expectEqual(revision, 2)
+        // Handed out but not yet sent: no progress may cover it.
+        try expectEqual(hub.progressRevision(of: [watcher, other]), nil)
+        watcher.confirmSent()
+        _ = try await collect(watcher, events: 1)
+        try expectEqual(try await watcher.next(), .progress)
+        try expectEqual(hub.progressRevision(of: [watcher, other]), store.revision)
     },
 ]

@@ -417,7 +417,7 @@ struct AuthTests {
     func passwordsHashed() async throws {
         let server = try await AuthServer()
         try await server.userAdd("root", "correct horse battery staple")
-        let stored = try #require(try server.store.metadata("auth"))
+        let stored = try #require(try await server.store.metadata("auth"))
         let text = String(decoding: stored, as: UTF8.self)
         #expect(!text.contains("correct horse"))
         #expect(!text.contains(Data("correct horse battery staple".utf8).base64EncodedString()))
@@ -448,6 +448,47 @@ struct AuthTests {
         await second.stop()
     }
 
+    @Test("a permission revoked while a write waits is checked again when the write is applied")
+    func checkedOnApply() async throws {
+        let server = try await AuthServer()
+        let root = try await server.setUpRootAndReader()
+        try await server.grantPermission("reader", .readwrite, prefix: "w/", token: root)
+        let alice = try await server.authenticate("alice", "alicepw")
+        var metadata = GRPCMetadata()
+        metadata.add("token", alice)
+        let request = PutRequest(key: Array("w/x".utf8), value: Array("1".utf8))
+        let auth = server.services.auth
+        // Admitted now, as a write is on arrival ...
+        func admit() async -> (EtcdWireError?, WriteCondition?) {
+            await withCheckedContinuation { continuation in
+                auth.authorize(metadata, AuthRequirement.requirements(of: request)) { denied, condition in
+                    continuation.resume(returning: (denied, condition))
+                }
+            }
+        }
+        let (denied, condition) = await admit()
+        #expect(denied == nil && condition != nil)
+        // ... then the permission goes while the write waits in the committer's queue.
+        var revoke = Etcdserverpb_AuthRoleRevokePermissionRequest()
+        revoke.role = "reader"
+        revoke.key = Data("w/".utf8)
+        revoke.rangeEnd = Data("w0".utf8)
+        let _: Etcdserverpb_AuthRoleRevokePermissionResponse = try await server.call(
+            "/etcdserverpb.Auth/RoleRevokePermission", revoke, token: root)
+        let before = server.store.revision
+        do {
+            _ = try await Store.awaiting { server.store.put(request, condition: condition, completion: $0) }
+            Issue.record("a write whose permission was revoked after its check was applied")
+        } catch {
+            #expect(error.code == .staleAuthorization)
+            #expect(error.etcdWireError == .authOldRevision)
+        }
+        #expect(server.store.revision == before, "the refused write changed nothing")
+        // Checked again on arrival, as a client's retry is, it is refused outright.
+        #expect(await admit().0 == .permissionDenied)
+        await server.stop()
+    }
+
     @Test("a Put attaching a lease needs write permission on the lease's keys; so does revoking it")
     func leaseKeys() async throws {
         let server = try await AuthServer()
@@ -467,12 +508,19 @@ struct AuthTests {
 
         var metadata = GRPCMetadata()
         metadata.add("token", alice)
-        #expect(server.services.auth.authorize(metadata, .writeLeaseKeys(leaseID: 7)) == .permissionDenied)
-        #expect(server.services.auth.authorize(metadata, .writeLeaseKeys(leaseID: 8)) == nil)
-        #expect(server.services.auth.authorize(GRPCMetadata(), .writeLeaseKeys(leaseID: 7)) == .userEmpty)
-        #expect(server.services.auth.authorize(metadata, .readLeaseKeys(leaseID: 7)) == .permissionDenied)
-        #expect(server.services.auth.authorize(metadata, .readLeaseKeys(leaseID: 8)) == nil)
-        #expect(server.services.auth.authorize(GRPCMetadata(), .readLeaseKeys(leaseID: 8)) == .userEmpty)
+        // Lease requirements read the lease's keys through the store: the completion form.
+        let auth = server.services.auth
+        func decide(_ metadata: GRPCMetadata, _ requirement: AuthRequirement) async -> EtcdWireError? {
+            await withCheckedContinuation { continuation in
+                auth.authorize(metadata, [requirement]) { denied, _ in continuation.resume(returning: denied) }
+            }
+        }
+        #expect(await decide(metadata, .writeLeaseKeys(leaseID: 7)) == .permissionDenied)
+        #expect(await decide(metadata, .writeLeaseKeys(leaseID: 8)) == nil)
+        #expect(await decide(GRPCMetadata(), .writeLeaseKeys(leaseID: 7)) == .userEmpty)
+        #expect(await decide(metadata, .readLeaseKeys(leaseID: 7)) == .permissionDenied)
+        #expect(await decide(metadata, .readLeaseKeys(leaseID: 8)) == nil)
+        #expect(await decide(GRPCMetadata(), .readLeaseKeys(leaseID: 8)) == .userEmpty)
         #expect(server.services.auth.authorize(metadata, .root) == .permissionDenied)
         #expect(server.services.auth.authorize(metadata, .authenticated) == nil)
         #expect(server.services.auth.authorize(GRPCMetadata(), .validToken) == nil)

@@ -27,7 +27,7 @@ final class ServedStore {
         store = try Store(backend: backend, configuration: storeConfiguration, logger: conformanceLogger())
         var configuration = EtcdServerConfiguration(identity: ServerIdentity(clusterID: 1, memberID: 2, name: "test"))
         configuration.watchProgressNotifyInterval = progressInterval
-        configuration.watchBufferedEventsMaximum = watchBufferedEvents
+        configuration.watchLimits.bufferedEventsMaximum = watchBufferedEvents
         configuration.snapshotDirectory = directory
         let services = EtcdServices(store: store, configuration: configuration)
         var serverConfiguration = GRPCServerConfiguration()
@@ -200,6 +200,142 @@ struct WatchStreamTests {
         #expect(parts.count > 1)
         #expect(parts.dropLast().allSatisfy { $0.fragment })
         #expect(parts.flatMap(\.events).count == 12)
+        watch.stream.cancel()
+        await served.shutdown()
+    }
+
+    @Test("a response is split only past max-request-bytes + 512 KiB, and nothing comes between its fragments")
+    func fragmentsWhole() async throws {
+        let served = try await ServedStore()
+        var watch = try await WatchStreamClient(served)
+        try await watch.create("big/", prefix: true, configure: { $0.fragment = true })
+        #expect(try await watch.next().created)
+        try await watch.create("small/", prefix: true)
+        #expect(try await watch.next().created)
+        // 1.8 MB: over etcd's 1.5 MiB request cap but under the 2 MiB that splits a watch response.
+        let value = Array(String(repeating: "x", count: 200_000).utf8)
+        func bigTxn(_ count: Int) -> TxnRequest {
+            TxnRequest(success: (0..<count).map { .put(PutRequest(key: Array("big/\($0)".utf8), value: value)) })
+        }
+        _ = try await served.store.txn(bigTxn(9))
+        let whole = try await watch.next()
+        #expect(whole.watchID == 0 && !whole.fragment && whole.events.count == 9)
+
+        // Three split responses while the other watcher gets a steady stream of small ones.
+        let store = served.store
+        let writer = Task {
+            for index in 0..<300 {
+                _ = try await Store.awaiting {
+                    store.put(PutRequest(key: Array("small/\(index)".utf8), value: []), completion: $0)
+                }
+            }
+        }
+        for _ in 0..<3 { _ = try await served.store.txn(bigTxn(14)) }
+        var bigEvents = 0
+        var smallEvents = 0
+        var insideFragments = false
+        while bigEvents < 42 || smallEvents < 300 {
+            let response = try await watch.next()
+            if response.watchID == 0 {
+                bigEvents += response.events.count
+                insideFragments = response.fragment
+            } else {
+                #expect(!insideFragments, "a response of watcher \(response.watchID) came between two fragments")
+                smallEvents += response.events.count
+            }
+        }
+        try await writer.value
+        watch.stream.cancel()
+        await served.shutdown()
+    }
+
+    @Test("the created response carries the revision the watch starts after, never a later one")
+    func createdRevision() async throws {
+        let served = try await ServedStore()
+        let store = served.store
+        // Three writers keep commits landing while each watch is registered and answered.
+        let writers = (0..<3).map { writer in
+            Task {
+                for index in 0..<2_000 {
+                    _ = try await Store.awaiting {
+                        store.put(
+                            PutRequest(key: Array("c".utf8), value: Array("\(writer)/\(index)".utf8)), completion: $0)
+                    }
+                }
+            }
+        }
+        var watch = try await WatchStreamClient(served)
+        var createdAt: [Int64: Int64] = [:]
+        var firstEvent: [Int64: Int64] = [:]
+        for _ in 0..<100 {
+            try await watch.create("c")
+            // Responses of earlier watchers may come first.
+            while true {
+                let response = try await watch.next()
+                if response.created {
+                    createdAt[response.watchID] = response.header.revision
+                    break
+                }
+                if let event = response.events.first, firstEvent[response.watchID] == nil {
+                    firstEvent[response.watchID] = event.kv.modRevision
+                }
+            }
+        }
+        while firstEvent.count < createdAt.count {
+            let response = try await watch.next()
+            if let event = response.events.first, firstEvent[response.watchID] == nil {
+                firstEvent[response.watchID] = event.kv.modRevision
+            }
+        }
+        for (id, revision) in createdAt {
+            // Every revision writes "c", so the first event is exactly the next revision.
+            #expect(
+                firstEvent[id] == revision + 1,
+                "watch \(id): created at \(revision), first event \(firstEvent[id] ?? 0)")
+        }
+        writers.forEach { $0.cancel() }
+        watch.stream.cancel()
+        await served.shutdown()
+    }
+
+    @Test("a progress notification never overtakes an event at or below its revision")
+    func progressOrder() async throws {
+        let served = try await ServedStore()
+        var watch = try await WatchStreamClient(served)
+        for index in 0..<5 {
+            try await watch.create("o/\(index)")
+            #expect(try await watch.next().created)
+        }
+        let store = served.store
+        let total = 3_000
+        let writer = Task {
+            for index in 0..<total {
+                _ = try await Store.awaiting {
+                    store.put(PutRequest(key: Array("o/\(index % 5)".utf8), value: []), completion: $0)
+                }
+            }
+        }
+        var events = 0
+        var progressed: Int64 = 0
+        var progressAnswers = 0
+        try await watch.requestProgress()
+        while events < total {
+            let response = try await watch.next()
+            if response.watchID == -1 && response.events.isEmpty {
+                progressed = max(progressed, response.header.revision)
+                progressAnswers += 1
+                try await watch.requestProgress()
+            }
+            for event in response.events {
+                events += 1
+                if event.kv.modRevision <= progressed {
+                    Issue.record("event at \(event.kv.modRevision) after a progress notification at \(progressed)")
+                    return
+                }
+            }
+        }
+        #expect(progressAnswers > 0)
+        try await writer.value
         watch.stream.cancel()
         await served.shutdown()
     }

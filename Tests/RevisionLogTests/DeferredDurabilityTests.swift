@@ -74,9 +74,11 @@ struct DeferredDurabilityTests {
         }
         #expect(backend.committedWrites.load(ordering: .relaxed) == 1, "the put reached the backend")
 
-        // The snapshot already holds the write; the answer waits for the sync.
-        let snapshot = try store.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: [])))
-        #expect(snapshot.keyValues.map(\.value) == [key("1")] && snapshot.revision == 2)
+        // The backend's snapshot already holds the write; the store's answers wait for the sync.
+        let snapshot = try backend.inner.read { reader in
+            (try reader.range(KeyRange(key: key("a"), rangeEnd: []), at: 0, limit: 0), reader.revision)
+        }
+        #expect(snapshot.0.map(\.value) == [key("1")] && snapshot.1 == 2)
         let reads = Outcomes<Result<Int64, StoreError>>()
         store.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: []))) { reads.record($0.map(\.revision)) }
         store.txn(TxnRequest(success: [.range(RangeRequest(range: KeyRange(key: key("a"), rangeEnd: [])))])) {
@@ -116,5 +118,41 @@ struct DeferredDurabilityTests {
             #expect("\(error)".contains("fsync failed"), "\(error)")
         }
         #expect(store.revision == 1, "a failed sync published nothing")
+    }
+
+    @Test("lease time-to-live with keys and HashKV answer only once what they read is durable")
+    func leaseKeysAndHashWaitForDurability() async throws {
+        let backend = HeldSyncBackend()
+        let store = try Store(
+            backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
+        defer {
+            backend.release(100)
+            store.close()
+        }
+        let grants = Outcomes<Result<LeaseGrantResult, StoreError>>()
+        store.grantLease(id: 7, ttl: 60) { grants.record($0) }
+        backend.release()
+        #expect(await grants.wait(for: 1).count == 1)
+        // Committed, not yet durable: attached to lease 7 at revision 2.
+        let puts = Outcomes<Result<PutResult, StoreError>>()
+        store.put(PutRequest(key: key("a"), value: key("1"), lease: 7)) { puts.record($0) }
+        let deadline = Date().addingTimeInterval(10)
+        while backend.committedWrites.load(ordering: .relaxed) < 2, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let timeToLive = Outcomes<Result<[[UInt8]], StoreError>>()
+        store.leaseTimeToLive(id: 7, keys: true) { timeToLive.record($0.map { $0?.keys ?? [] }) }
+        let hashes = Outcomes<Result<Int64, StoreError>>()
+        store.hashKV(revision: 0) { hashes.record($0.map(\.revision)) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(timeToLive.all.isEmpty, "time-to-live answered with a key whose put is not durable")
+        #expect(hashes.all.isEmpty, "HashKV answered over a revision that is not durable")
+
+        backend.release()
+        #expect(await puts.wait(for: 1).count == 1)
+        let keys = await timeToLive.wait(for: 1)
+        #expect(keys.count == 1 && (try? keys[0].get()) == [key("a")], "\(keys)")
+        let hashed = await hashes.wait(for: 1)
+        #expect(hashed.count == 1 && (try? hashed[0].get()) == 2, "\(hashed)")
     }
 }

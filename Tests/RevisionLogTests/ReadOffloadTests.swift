@@ -61,23 +61,37 @@ struct ReadOffloadTests {
         let refused = await answers.wait(for: 1)
         #expect(refused.count == 1)
         if case .failure(let error)? = refused.first {
-            #expect(error.code == .tooManyRequests && error.detail == "2 reads are already waiting for the database")
+            #expect(error.code == .tooManyRequests && error.detail == "2 calls are already waiting for the database")
         } else {
             Issue.record("the read beyond the bound was not refused: \(refused)")
         }
-        let offloaded = Outcomes<StoreError.Code?>()
-        store.offload({ offloaded.record(nil) }, refused: { offloaded.record($0.code) })
-        #expect(await offloaded.wait(for: 1) == [.tooManyRequests], "a full queue refuses `offload` too")
+        let metadata = Outcomes<StoreError.Code?>()
+        store.metadata("m") { result in
+            if case .failure(let error) = result { metadata.record(error.code) } else { metadata.record(nil) }
+        }
+        #expect(await metadata.wait(for: 1) == [.tooManyRequests], "a full queue refuses every kind of read")
 
         backend.hold(false)
         let answered = await answers.wait(for: 4)
         #expect(answered.count == 4)
         #expect(answered.filter { (try? $0.get()) == 1 }.count == 3, "\(answered)")
-        let renewed = try await store.offloaded { () throws(StoreError) in try store.range(all).keyValues.count }
-        #expect(renewed == 1)
+        #expect(try await store.revisions().revision == 2)
         let txn = try await store.txn(TxnRequest(success: [.range(all)]))
         #expect(txn.succeeded && txn.revision == 2)
-        // Ranges, `offloaded` and read-only Txns all ran on the pool, none on this test's thread.
+        #expect(try await store.changes(from: 2, through: 2, limit: 10).count == 1)
+        #expect(try await store.metadata("m") == nil)
+        // A watcher that starts in the past catches up from the log: through the door as well.
+        let hub = WatchHub(store: store)
+        var request = WatchRequest(range: .fromKey([0]))
+        request.startRevision = 2
+        let watcher = try hub.watch(request)
+        guard case .events(_, let events)? = try await watcher.next() else {
+            Issue.record("the catching-up watcher got no events")
+            return
+        }
+        #expect(events.count == 1)
+        watcher.cancel()
+        // Every read above ran on the pool, none on this test's thread.
         let threads = backend.readers.withLock { $0 }
         #expect(!threads.isEmpty && threads.allSatisfy { $0.hasPrefix("kelson-reads") }, "reads ran on \(threads)")
 

@@ -37,23 +37,24 @@ struct StoreImportTests {
         let store = try Store(
             backend: backend, configuration: RevisionLogConformance.configuration(), logger: conformanceLogger())
         defer { store.close() }
-        let (revision, compactRevision) = try store.revisions()
+        let revisions = try await store.revisions()
+        let (revision, compactRevision) = (revisions.revision, revisions.compactRevision)
         #expect(revision == 10 && compactRevision == 10)
-        let all = try store.range(RangeRequest(range: .fromKey([0]))).keyValues
+        let all = try await store.range(RangeRequest(range: .fromKey([0]))).keyValues
         #expect(all == live.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }))
-        let revision7 = try store.changes(from: 7, through: 7, limit: 10)
+        let revision7 = try await store.changes(from: 7, through: 7, limit: 10)
         #expect(
             revision7.map(\.subRevision) == [0, 1]
                 && revision7.map(\.keyValue.key) == [Array("a".utf8), Array("b".utf8)])
         var old = RangeRequest(range: .fromKey([0]))
         old.revision = 9
-        #expect(throws: StoreError(.compacted)) { try store.range(old) }
+        await #expect(throws: StoreError(.compacted)) { try await store.range(old) }
         old.revision = 10
-        #expect(try store.range(old).keyValues.count == 4)
-        #expect(try store.leaseTimeToLive(id: 42, keys: true)?.keys == [Array("a".utf8)])
+        #expect(try await store.range(old).keyValues.count == 4)
+        #expect(try await store.leaseTimeToLive(id: 42, keys: true)?.keys == [Array("a".utf8)])
         let put = try await store.put(PutRequest(key: Array("a".utf8), value: Array("new".utf8)))
         #expect(put.revision == 11)
-        let a = try store.range(RangeRequest(range: .single(Array("a".utf8)))).keyValues.first
+        let a = try await store.range(RangeRequest(range: .single(Array("a".utf8)))).keyValues.first
         #expect(a?.createRevision == 2 && a?.version == 4)
     }
 

@@ -18,10 +18,10 @@ struct FaultInjectionTests {
 
     private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-    private func get(_ store: Store, _ key: String, at revision: Int64 = 0) throws -> String? {
+    private func get(_ store: Store, _ key: String, at revision: Int64 = 0) async throws -> String? {
         var request = RangeRequest(range: .single(bytes(key)))
         request.revision = revision
-        return try store.range(request).keyValues.first.map { String(decoding: $0.value, as: UTF8.self) }
+        return try await store.range(request).keyValues.first.map { String(decoding: $0.value, as: UTF8.self) }
     }
 
     /// A read through the path clients use (it waits until what it saw is durable); a read still waiting after
@@ -45,9 +45,9 @@ struct FaultInjectionTests {
 
     /// The revision of every change in the log, in log order. These tests write only single-key puts, so a sound
     /// log reads 2, 3, …, head: one change per revision, none missing, none twice.
-    private func logRevisions(_ store: Store) throws -> [Int64] {
-        let head = try store.revisions().revision
-        return try store.changes(from: 2, through: head, limit: 1_000_000).map(\.revision)
+    private func logRevisions(_ store: Store) async throws -> [Int64] {
+        let head = try await store.revisions().revision
+        return try await store.changes(from: 2, through: head, limit: 1_000_000).map(\.revision)
     }
 
     @Test("a write the disk refuses fails alone; the next ones take the next revisions and watchers see no gap")
@@ -64,7 +64,7 @@ struct FaultInjectionTests {
         await #expect(throws: StoreError.self) { try await store.put(PutRequest(key: bytes("b"), value: bytes("x"))) }
         #expect(backend.injected == ["write failBefore": 1])
         #expect(try await store.put(PutRequest(key: bytes("c"), value: bytes("3"))).revision == 3)
-        #expect(try get(store, "b") == nil)
+        #expect(try await get(store, "b") == nil)
 
         var seen: [Int64] = []
         while seen.count < 2, let delivery = try await watcher.next() {
@@ -76,10 +76,10 @@ struct FaultInjectionTests {
 
         let (reopened, _) = try open(directory)
         defer { reopened.close() }
-        #expect(try get(reopened, "a") == "1")
-        #expect(try get(reopened, "b") == nil)
-        #expect(try get(reopened, "c") == "3")
-        #expect(try logRevisions(reopened) == [2, 3])
+        #expect(try await get(reopened, "a") == "1")
+        #expect(try await get(reopened, "b") == nil)
+        #expect(try await get(reopened, "c") == "3")
+        #expect(try await logRevisions(reopened) == [2, 3])
     }
 
     @Test("a write whose fsync fails is not acknowledged; the store then refuses writes and reads until restarted")
@@ -106,7 +106,7 @@ struct FaultInjectionTests {
         }
         #expect(error.code == .backendFailure)
         #expect(error.detail.contains("refuses writes and reads until restarted"))
-        #expect(throws: StoreError.self) { try get(store, "a") }
+        await #expect(throws: StoreError.self) { try await get(store, "a") }
         if case .success(let answer) = await clientGet(store, "a") {
             Issue.record("a read after a failed fsync was answered: \(answer)")
         }
@@ -116,11 +116,11 @@ struct FaultInjectionTests {
         // be (its outcome is unknown to the client), but the log has no gap and no duplicate, and writing goes on.
         let (reopened, _) = try open(directory)
         defer { reopened.close() }
-        let head = try reopened.revisions().revision
+        let head = try await reopened.revisions().revision
         #expect(head == 2 || head == 3)
-        #expect(try get(reopened, "a", at: 2) == "1")
-        #expect(try logRevisions(reopened) == Array(2...head))
-        #expect(try get(reopened, "b") == nil)
+        #expect(try await get(reopened, "a", at: 2) == "1")
+        #expect(try await logRevisions(reopened) == Array(2...head))
+        #expect(try await get(reopened, "b") == nil)
         #expect(try await reopened.put(PutRequest(key: bytes("b"), value: bytes("1"))).revision == head + 1)
     }
 
@@ -139,8 +139,8 @@ struct FaultInjectionTests {
 
         let (reopened, _) = try open(directory)
         defer { reopened.close() }
-        for key in 0..<4 { #expect(try get(reopened, "k\(key)") == "v\(16 + key)") }
-        #expect(try reopened.revisions().compactRevision == 15)
+        for key in 0..<4 { #expect(try await get(reopened, "k\(key)") == "v\(16 + key)") }
+        #expect(try await reopened.revisions().compactRevision == 15)
     }
 
     /// Eight writers against random refusals, stalls and (rarely) failed fsyncs, until 400 writes were tried or a
@@ -189,11 +189,11 @@ struct FaultInjectionTests {
 
         let (reopened, _) = try open(directory)
         defer { reopened.close() }
-        let head = try reopened.revisions().revision
-        #expect(try logRevisions(reopened) == (head >= 2 ? Array(2...head) : []))
+        let head = try await reopened.revisions().revision
+        #expect(try await logRevisions(reopened) == (head >= 2 ? Array(2...head) : []))
         for write in acked {
             #expect(write.revision <= head)
-            let found = try get(reopened, write.key, at: write.revision)
+            let found = try await get(reopened, write.key, at: write.revision)
             #expect(
                 found == write.value,
                 "\(write.key)=\(write.value) acknowledged at \(write.revision), found \(found ?? "nothing")")

@@ -45,21 +45,21 @@ struct SQLiteMaintenanceTests {
         _ = try await store.grantLease(id: 12, ttl: 60)
         _ = try await store.put(PutRequest(key: Array("a".utf8), value: [], lease: 11))
         clock.advance(by: .seconds(25))
-        #expect(try store.leaseTimeToLive(id: 11, keys: false)?.remaining == 5)
+        #expect(try await store.leaseTimeToLive(id: 11, keys: false)?.remaining == 5)
         store.close()
 
         let restarted = ManualLeaseClock()
         store = try openStore(path: directory.databasePath, clock: restarted)
         defer { store.close() }
-        #expect((try store.leaseIDs) == [11, 12])
-        let status = try store.leaseTimeToLive(id: 11, keys: true)
+        #expect((try await store.leaseIDs()) == [11, 12])
+        let status = try await store.leaseTimeToLive(id: 11, keys: true)
         #expect(status?.remaining == 30, "a restart gives the full TTL again, like etcd")
         #expect(status?.keys == [Array("a".utf8)])
         restarted.advance(by: .seconds(31))
-        #expect(store.revokeExpiredLeases() == 1)
-        for _ in 0..<500 where (try store.leaseIDs) != [12] { try await Task.sleep(for: .milliseconds(10)) }
-        #expect((try store.leaseIDs) == [12])
-        #expect(try store.range(RangeRequest(range: .single(Array("a".utf8)))).count == 0)
+        #expect(try await store.revokeExpiredLeases() == 1)
+        for _ in 0..<500 where (try await store.leaseIDs()) != [12] { try await Task.sleep(for: .milliseconds(10)) }
+        #expect((try await store.leaseIDs()) == [12])
+        #expect(try await store.range(RangeRequest(range: .single(Array("a".utf8)))).count == 0)
     }
 
     @Test("a version-1 database is migrated in place and keeps its data")
@@ -80,11 +80,11 @@ struct SQLiteMaintenanceTests {
         store = try openStore(path: directory.databasePath)
         defer { store.close() }
         #expect(
-            try store.range(RangeRequest(range: .single(Array("old".utf8)))).keyValues.first?.value
+            try await store.range(RangeRequest(range: .single(Array("old".utf8)))).keyValues.first?.value
                 == Array("data".utf8))
         _ = try await store.grantLease(id: 1, ttl: 10)
         _ = try await store.put(PutRequest(key: Array("new".utf8), value: [], lease: 1))
-        #expect(try store.leaseTimeToLive(id: 1, keys: true)?.keys == [Array("new".utf8)])
+        #expect(try await store.leaseTimeToLive(id: 1, keys: true)?.keys == [Array("new".utf8)])
     }
 
     @Test("HashKV is equal across backends and restarts for equal histories")
@@ -98,18 +98,24 @@ struct SQLiteMaintenanceTests {
         try await writeHistory(sqlite)
         try await writeHistory(memory)
         let revisions: [Int64] = [0, 151, 170, memory.revision]
-        let memoryHashes = try revisions.map { try memory.hashKV(revision: $0) }
-        #expect(try revisions.map { try sqlite.hashKV(revision: $0) } == memoryHashes)
+        var memoryHashes: [KVHash] = []
+        var sqliteHashes: [KVHash] = []
+        for revision in revisions {
+            memoryHashes.append(try await memory.hashKV(revision: revision))
+            sqliteHashes.append(try await sqlite.hashKV(revision: revision))
+        }
+        #expect(sqliteHashes == memoryHashes)
         // Physical compaction and a restart change nothing.
         _ = try await sqlite.compact(revision: 160, physical: true)
         _ = try await memory.compact(revision: 160, physical: true)
-        let afterCompaction = try memory.hashKV(revision: 0)
-        #expect(try sqlite.hashKV(revision: 0) == afterCompaction)
+        let afterCompaction = try await memory.hashKV(revision: 0)
+        #expect(try await sqlite.hashKV(revision: 0) == afterCompaction)
         sqlite.close()
         let reopened = try openStore(path: directory.databasePath)
         defer { reopened.close() }
-        #expect(try reopened.hashKV(revision: 0) == afterCompaction)
-        #expect(try reopened.hashKV(revision: 170) == memory.hashKV(revision: 170))
+        #expect(try await reopened.hashKV(revision: 0) == afterCompaction)
+        let memoryAt170 = try await memory.hashKV(revision: 170)
+        #expect(try await reopened.hashKV(revision: 170) == memoryAt170)
     }
 
     @Test("defragment gives freed pages back to the file system")
@@ -121,13 +127,13 @@ struct SQLiteMaintenanceTests {
         for index in 0..<2_000 { _ = try await store.put(PutRequest(key: Array("big/\(index)".utf8), value: value)) }
         _ = try await store.delete(DeleteRequest(range: .fromKey(Array("big/".utf8))))
         _ = try await store.compact(revision: store.revision, physical: true)
-        let before = try store.storageSize()
-        let hash = try store.hashKV(revision: 0)
-        try store.defragment()
-        let after = try store.storageSize()
+        let before = try await store.storageSize()
+        let hash = try await store.hashKV(revision: 0)
+        try await store.defragment()
+        let after = try await store.storageSize()
         #expect(after.totalBytes * 4 < before.totalBytes, "before \(before), after \(after)")
         #expect(after.totalBytes == after.inUseBytes, "no free pages left: \(after)")
-        #expect(try store.hashKV(revision: 0) == hash)
+        #expect(try await store.hashKV(revision: 0) == hash)
         _ = try await store.put(PutRequest(key: Array("still".utf8), value: Array("writable".utf8)))
     }
 
@@ -143,9 +149,9 @@ struct SQLiteMaintenanceTests {
         let writer = Task {
             for index in 0..<200 { _ = try await store.put(PutRequest(key: Array("busy/\(index)".utf8), value: [])) }
         }
-        try store.snapshot(to: snapshotPath)
+        try await store.snapshot(to: snapshotPath)
         try await writer.value
-        #expect(throws: StoreError.self) { try store.snapshot(to: snapshotPath) }
+        await #expect(throws: StoreError.self) { try await store.snapshot(to: snapshotPath) }
         store.close()
 
         let copy = try openStore(path: snapshotPath)
@@ -153,11 +159,13 @@ struct SQLiteMaintenanceTests {
         let revision = copy.revision
         let original = try openStore(path: directory.databasePath)
         defer { original.close() }
-        #expect(try copy.hashKV(revision: revision) == original.hashKV(revision: revision))
-        #expect((try copy.leaseIDs) == [5])
-        #expect(try copy.metadata("note") == Array("kept".utf8))
+        let originalHash = try await original.hashKV(revision: revision)
+        #expect(try await copy.hashKV(revision: revision) == originalHash)
+        #expect((try await copy.leaseIDs()) == [5])
+        #expect(try await copy.metadata("note") == Array("kept".utf8))
         #expect(
-            try copy.range(RangeRequest(range: .interval(start: Array("busy/".utf8), end: Array("busy0".utf8)))).count
+            try await copy.range(RangeRequest(range: .interval(start: Array("busy/".utf8), end: Array("busy0".utf8))))
+                .count
                 == revision - (original.revision - 200))
     }
 }

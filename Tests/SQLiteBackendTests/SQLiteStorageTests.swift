@@ -28,20 +28,20 @@ struct SQLiteStorageTests {
             _ = try await store.put(PutRequest(key: Array("k\(index % 10)".utf8), value: Array("v\(index)".utf8)))
         }
         _ = try await store.compact(revision: 30, physical: true)
-        let before = try store.range(RangeRequest(range: .fromKey([0])))
+        let before = try await store.range(RangeRequest(range: .fromKey([0])))
         store.close()
 
         store = try openStore(directory)
         defer { store.close() }
-        let after = try store.range(RangeRequest(range: .fromKey([0])))
+        let after = try await store.range(RangeRequest(range: .fromKey([0])))
         #expect(after == before)
-        #expect(try store.revisions().revision == 51)
-        #expect(try store.revisions().compactRevision == 30)
+        #expect(try await store.revisions().revision == 51)
+        #expect(try await store.revisions().compactRevision == 30)
         let next = try await store.put(PutRequest(key: Array("k0".utf8), value: []))
         #expect(next.revision == 52)
         var old = RangeRequest(range: .single(Array("k0".utf8)))
         old.revision = 29
-        #expect(throws: StoreError.compacted) { try store.range(old) }
+        await #expect(throws: StoreError.compacted) { try await store.range(old) }
     }
 
     @Test("the file uses WAL mode with synchronous=FULL and a versioned schema")
@@ -145,7 +145,7 @@ struct SQLiteStorageTests {
             handle, "EXPLAIN QUERY PLAN SELECT key FROM kv_live WHERE key >= x'68' AND key < x'69' ORDER BY key",
             column: 3)
         #expect(plan?.contains("kv_live") == true)
-        let result = try store.range(RangeRequest(range: .interval(start: Array("h".utf8), end: Array("i".utf8))))
+        let result = try await store.range(RangeRequest(range: .interval(start: Array("h".utf8), end: Array("i".utf8))))
         #expect(result.count == 5)
         #expect(result.keyValues.allSatisfy { $0.version == 200 })
     }

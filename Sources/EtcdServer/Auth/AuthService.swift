@@ -21,9 +21,9 @@ final class AuthService: Sendable {
     func register(into router: inout GRPCServerRouter) {
         registerChanges(into: &router)
         registerReads(into: &router)
-        router.registerUnary("/etcdserverpb.Auth/Authenticate", Etcdserverpb_AuthenticateRequest.self) {
-            [self] request, _, respond in
-            Task { respond(await answer { () async throws(EtcdWireError) in try await authenticate(request) }) }
+        router.registerAsyncUnary("/etcdserverpb.Auth/Authenticate", Etcdserverpb_AuthenticateRequest.self) {
+            [self] request, _ in
+            await answer { () async throws(EtcdWireError) in try await authenticate(request) }
         }
     }
 
@@ -140,20 +140,13 @@ final class AuthService: Sendable {
         _ router: inout GRPCServerRouter,
         _ body: @escaping @Sendable (Request, _ by: String?) async throws(EtcdWireError) -> Void
     ) {
-        router.registerUnary("/etcdserverpb.Auth/\(Request.method)", Request.self) {
-            [self]
-            (
-                message: Request, call: GRPCUnaryCall,
-                respond: @escaping @Sendable (Result<Request.Response, GRPCStatus>) -> Void
-            ) in
-            Task {
-                respond(
-                    await answer { () async throws(EtcdWireError) -> Request.Response in
-                        let (state, user) = try auth.caller(call.metadata)
-                        if let error = state.adminError(user) { throw error }
-                        try await body(message, user)
-                        return Request.Response()
-                    })
+        router.registerAsyncUnary("/etcdserverpb.Auth/\(Request.method)", Request.self) {
+            [self] (message: Request, call: GRPCUnaryCall) -> Result<Request.Response, GRPCStatus> in
+            await answer { () async throws(EtcdWireError) -> Request.Response in
+                let (state, user) = try auth.caller(call.metadata)
+                if let error = state.adminError(user) { throw error }
+                try await body(message, user)
+                return Request.Response()
             }
         }
     }

@@ -1,4 +1,5 @@
 import EtcdAPI
+import Foundation
 import GRPCWire
 import RevisionLog
 import Synchronization
@@ -7,6 +8,14 @@ import Synchronization
 /// call's token, when it sends one, to be valid (etcd's `AuthInfoFromCtx`), even with auth off.
 /// With auth off nothing else is checked.
 enum AuthRequirement: Sendable, Equatable {
+    /// The lease whose attached keys the requirement concerns, if any.
+    var leaseID: Int64? {
+        switch self {
+        case .writeLeaseKeys(let id), .readLeaseKeys(let id): return id
+        default: return nil
+        }
+    }
+
     /// Nothing beyond a valid token when one is sent: etcd's requests that go through raft without
     /// a permission check (LeaseGrant, Alarm, Compact, AuthStatus).
     case validToken
@@ -47,60 +56,102 @@ final class AuthStore: Sendable {
     let tokens: SimpleTokens
     let passwordHashRounds: Int
     private let snapshot: Mutex<Snapshot>
+    /// The stored auth state as the committer last decoded it for a `WriteCondition`.
+    private let applyCache = Mutex<(bytes: [UInt8]?, generation: UInt64, enabled: Bool)?>(nil)
 
+    /// Starts reading the stored state through the store's door (on SQLite it is read before this returns); until
+    /// it is read every check fails closed. `EtcdServices` waits for it (`waitUntilLoaded`) before serving.
     init(store: Store, configuration: AuthConfiguration) {
         self.store = store
         tokens = SimpleTokens(ttl: configuration.tokenTTL, maximumCount: configuration.tokensMaximum)
         passwordHashRounds = max(configuration.passwordHashRounds, 1)
         var initial = Snapshot()
-        do throws(EtcdWireError) {
-            initial.state = try AuthState.decode(try Self.storedBytes(store))
-        } catch {
-            initial.loadError = error
-        }
+        initial.loadError = .authStateUnreadable("the auth state has not been read yet")
         snapshot = Mutex(initial)
+        reload()
         // Processes sharing a PostgreSQL store: another one may enable auth or change users; take its state over.
         store.observeExternalMetadataChanges { [weak self] in self?.reload() }
+    }
+
+    /// Waits (at most `timeout`) until the stored state was read once; false when it could not be.
+    func waitUntilLoaded(timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while snapshot.withLock({ $0.loadError != nil }) {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(1_000)
+        }
+        return true
     }
 
     /// Reads the stored state and takes it when it is newer than the cached one (or the cached one could not be
     /// read), dropping the tokens the change invalidates, as the process that made it did: all of them when auth
     /// was turned off, a user's when it was deleted or its password changed.
     private func reload() {
-        guard let stored = try? AuthState.decode(try Self.storedBytes(store)) else { return }
-        let previous: AuthState? = snapshot.withLock { current in
-            guard current.loadError != nil || stored.generation > current.state.generation else { return nil }
-            let previous = current.state
-            current = Snapshot(state: stored)
-            return previous
-        }
-        guard let previous else { return }
-        if previous.enabled && !stored.enabled { tokens.removeAll() }
-        for (name, user) in previous.users where stored.users[name]?.password != user.password {
-            tokens.invalidate(user: name)
+        store.metadata(AuthState.metadataName) { [self] result in
+            switch result.mapError({ EtcdWireError.authStateUnreadable($0.etcdWireError.message) }) {
+            case .success(let bytes):
+                guard let stored = try? AuthState.decode(bytes) else { return }
+                install(stored, fromElsewhere: true)
+            case .failure(let error):
+                snapshot.withLock { current in
+                    if current.loadError != nil { current.loadError = error }
+                }
+            }
         }
     }
 
-    private static func storedBytes(_ store: Store) throws(EtcdWireError) -> [UInt8]? {
-        do {
-            return try store.metadata(AuthState.metadataName)
-        } catch {
-            throw .authStateUnreadable("\(error.etcdWireError.message)")
+    /// Makes `state` the cached one unless a newer one is already there; for a state another process stored,
+    /// drops the tokens its change invalidated.
+    private func install(_ state: AuthState, fromElsewhere: Bool = false) {
+        let previous: AuthState? = snapshot.withLock { current in
+            guard current.loadError != nil || state.generation > current.state.generation else { return nil }
+            let previous = current.loadError == nil ? current.state : nil
+            current = Snapshot(state: state)
+            return previous
+        }
+        guard fromElsewhere, let previous else { return }
+        if previous.enabled && !state.enabled { tokens.removeAll() }
+        for (name, user) in previous.users where state.users[name]?.password != user.password {
+            tokens.invalidate(user: name)
         }
     }
 
     // MARK: Checks
 
-    /// The first requirement the caller of `metadata` does not meet, as etcd's error; nil when
-    /// the call may go ahead. Cheap with auth off (one metadata lookup, one lock).
+    /// The first requirement the caller of `metadata` does not meet, as etcd's error; nil when the call may go
+    /// ahead. Answers at once from memory, unless a requirement needs the keys attached to a lease and auth is on:
+    /// those are read through the store's door first. `completion` also gets the condition a write admitted here
+    /// must still meet when it is applied (nil with auth off; see `writeCondition`).
+    func authorize(
+        _ metadata: GRPCMetadata, _ requirements: [AuthRequirement],
+        completion: @escaping @Sendable (EtcdWireError?, WriteCondition?) -> Void
+    ) {
+        let state: AuthState
+        let user: String?
+        do throws(EtcdWireError) { (state, user) = try caller(metadata) } catch { return completion(error, nil) }
+        guard state.enabled else { return completion(nil, nil) }
+        let leases = requirements.compactMap(\.leaseID).filter { $0 != 0 }
+        let condition = writeCondition(checkedAgainst: state)
+        guard !leases.isEmpty, !(user.map(state.hasRootRole) ?? false) else {
+            return completion(check(requirements, user: user, state: state, leaseKeys: [:]), condition)
+        }
+        attachedKeys(of: leases, collected: [:]) { [self] result in
+            switch result {
+            case .failure(let error): completion(error.etcdWireError, nil)
+            case .success(let keys):
+                completion(check(requirements, user: user, state: state, leaseKeys: keys), condition)
+            }
+        }
+    }
+
+    /// `authorize` for requirements that need no lease's keys (everything but `.writeLeaseKeys` and
+    /// `.readLeaseKeys`): answered at once.
     func authorize(_ metadata: GRPCMetadata, _ requirements: [AuthRequirement]) -> EtcdWireError? {
+        precondition(requirements.allSatisfy { $0.leaseID == nil }, "lease requirements need the completion form")
         do throws(EtcdWireError) {
             let (state, user) = try caller(metadata)
             guard state.enabled else { return nil }
-            for requirement in requirements {
-                if let error = check(requirement, user: user, state: state) { return error }
-            }
-            return nil
+            return check(requirements, user: user, state: state, leaseKeys: [:])
         } catch {
             return error
         }
@@ -108,6 +159,51 @@ final class AuthStore: Sendable {
 
     func authorize(_ metadata: GRPCMetadata, _ requirement: AuthRequirement) -> EtcdWireError? {
         authorize(metadata, [requirement])
+    }
+
+    private func check(
+        _ requirements: [AuthRequirement], user: String?, state: AuthState, leaseKeys: [Int64: [[UInt8]]]
+    ) -> EtcdWireError? {
+        for requirement in requirements {
+            if let error = check(requirement, user: user, state: state, leaseKeys: leaseKeys) { return error }
+        }
+        return nil
+    }
+
+    /// The keys attached to each lease, read one lease after the other.
+    private func attachedKeys(
+        of leases: [Int64], collected: [Int64: [[UInt8]]],
+        completion: @escaping @Sendable (Result<[Int64: [[UInt8]]], StoreError>) -> Void
+    ) {
+        guard let lease = leases.first else { return completion(.success(collected)) }
+        store.leaseTimeToLive(id: lease, keys: true) { [self] result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let status):
+                var collected = collected
+                collected[lease] = status?.keys ?? []
+                attachedKeys(of: Array(leases.dropFirst()), collected: collected, completion: completion)
+            }
+        }
+    }
+
+    /// What a write checked against `state` must still meet when the committer applies it (etcd re-checks
+    /// permissions at apply time): the stored auth state is still that one, or auth is off by then. Any change to
+    /// users, roles or permissions since fails the write with etcd's "revision of auth store is old", which etcd's
+    /// clients answer by refreshing their token and retrying. Decoding the stored state is cached by its bytes, so a
+    /// group of writes decodes it once.
+    private func writeCondition(checkedAgainst state: AuthState) -> WriteCondition {
+        let generation = state.generation
+        return WriteCondition(metadataName: AuthState.metadataName) { [self] bytes in
+            let stored: (generation: UInt64, enabled: Bool)? = applyCache.withLock { cache in
+                if let cache, cache.bytes == bytes { return (cache.generation, cache.enabled) }
+                guard let decoded = try? AuthState.decode(bytes) else { return nil }
+                cache = (bytes, decoded.generation, decoded.enabled)
+                return (decoded.generation, decoded.enabled)
+            }
+            guard let stored else { return StoreError(.corrupt, "the stored auth state cannot be read") }
+            return !stored.enabled || stored.generation == generation ? nil : StoreError(.staleAuthorization)
+        }
     }
 
     /// The current state and the user the call's token names (nil without a token): etcd's
@@ -127,7 +223,9 @@ final class AuthStore: Sendable {
         return current.0
     }
 
-    private func check(_ requirement: AuthRequirement, user: String?, state: AuthState) -> EtcdWireError? {
+    private func check(
+        _ requirement: AuthRequirement, user: String?, state: AuthState, leaseKeys: [Int64: [[UInt8]]]
+    ) -> EtcdWireError? {
         switch requirement {
         case .validToken:
             return nil
@@ -142,10 +240,10 @@ final class AuthStore: Sendable {
             return rangeError(user: user, range: range, write: true, state: state)
         case .writeLeaseKeys(let leaseID):
             if leaseID == 0 { return nil }
-            return leaseKeysError(user: user, leaseID: leaseID, write: true, state: state)
+            return leaseKeysError(user: user, keys: leaseKeys[leaseID] ?? [], write: true, state: state)
         case .readLeaseKeys(let leaseID):
             guard user != nil else { return .userEmpty }
-            return leaseKeysError(user: user, leaseID: leaseID, write: false, state: state)
+            return leaseKeysError(user: user, keys: leaseKeys[leaseID] ?? [], write: false, state: state)
         }
     }
 
@@ -159,14 +257,12 @@ final class AuthStore: Sendable {
             ? nil : .permissionDenied
     }
 
-    private func leaseKeysError(user: String?, leaseID: Int64, write: Bool, state: AuthState) -> EtcdWireError? {
+    /// The keys attached to a lease come from the store: `authorize(_:_:completion:)` reads them (through the store's
+    /// door) and hands them in here.
+    private func leaseKeysError(
+        user: String?, keys: [[UInt8]], write: Bool, state: AuthState
+    ) -> EtcdWireError? {
         if let user, state.hasRootRole(user) { return nil }
-        let keys: [[UInt8]]
-        do {
-            keys = try store.leaseTimeToLive(id: leaseID, keys: true)?.keys ?? []
-        } catch {
-            return error.etcdWireError
-        }
         for key in keys {
             if let error = rangeError(user: user, range: .single(key), write: write, state: state) { return error }
         }
@@ -195,17 +291,22 @@ final class AuthStore: Sendable {
     ) async throws(EtcdWireError) -> AuthState {
         let state: AuthState
         do {
-            state = try await store.updateMetadata(AuthState.metadataName) { bytes throws -> AuthState in
-                var state = try AuthState.decode(bytes)
-                if admin, let error = state.adminError(user) { throw error }
-                let before = state
-                try change(&state)
-                if state != before {
-                    state.generation += 1
-                    bytes = try state.encoded()
-                }
-                return state
+            let stored = try await Store.awaiting { [store] completion in
+                store.updateMetadata(
+                    AuthState.metadataName,
+                    { bytes throws -> AuthState in
+                        var state = try AuthState.decode(bytes)
+                        if admin, let error = state.adminError(user) { throw error }
+                        let before = state
+                        try change(&state)
+                        if state != before {
+                            state.generation += 1
+                            bytes = try state.encoded()
+                        }
+                        return state
+                    }, completion: completion)
             }
+            state = try stored.get()
         } catch let error as EtcdWireError {
             throw error
         } catch let error as StoreError {
@@ -215,14 +316,6 @@ final class AuthStore: Sendable {
         }
         install(state)
         return state
-    }
-
-    /// Makes `state` the cached one unless a newer one is already there.
-    private func install(_ state: AuthState) {
-        snapshot.withLock { current in
-            guard current.loadError != nil || state.generation > current.state.generation else { return }
-            current = Snapshot(state: state)
-        }
     }
 
     // MARK: Passwords
