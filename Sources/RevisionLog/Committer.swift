@@ -72,10 +72,7 @@ final class Committer: @unchecked Sendable {
     private let hasFailed = Atomic<Bool>(false)
     private let onFailure: @Sendable (StoreError) -> Void
 
-    // `queue` is guarded by `worker.condition`.
-    private let worker = WorkerThread()
-    private var condition: NSCondition { worker.condition }
-    private var queue: [PendingWrite] = []
+    private let queue: WorkQueue<PendingWrite>
 
     // Owned by the committer thread.
     private var revision: Int64
@@ -96,6 +93,7 @@ final class Committer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
+        queue = WorkQueue(limit: configuration.maximumPendingWrites)
         self.onFailure = onFailure
         // Only backends that defer durability get a syncer; otherwise the committer publishes and acknowledges
         // itself: a second thread saves it work under load but costs every write a thread hand-off, which
@@ -173,11 +171,7 @@ final class Committer: @unchecked Sendable {
                 leads = false
             }
         }
-        if leadsMaintenance.exchange(leads, ordering: .acquiringAndReleasing) != leads && leads {
-            condition.lock()
-            condition.signal()
-            condition.unlock()
-        }
+        if leadsMaintenance.exchange(leads, ordering: .acquiringAndReleasing) != leads && leads { queue.wake() }
         return leads
     }
     private let roleChecked = Mutex<ContinuousClock.Instant?>(nil)
@@ -191,54 +185,33 @@ final class Committer: @unchecked Sendable {
     func start() {
         syncer?.start()
         follower?.start()
-        worker.start(name: "kelson-committer") { [self] in run() }
+        queue.start(name: "kelson-committer") { [self] in run() }
     }
 
     /// Queues a write; fails it at once when the queue is full or the committer is stopping.
     func submit(_ write: PendingWrite) {
-        condition.lock()
-        if worker.stopping {
-            condition.unlock()
-            write.completion(.failure(.stopped))
-            return
-        }
-        if queue.count >= configuration.maximumPendingWrites {
-            condition.unlock()
+        switch queue.enqueue(write) {
+        case nil: break
+        case .stopping?: write.completion(.failure(.stopped))
+        case .full?:
             write.completion(
-                .failure(
-                    StoreError(.tooManyRequests, "write queue holds \(configuration.maximumPendingWrites) requests")))
-            return
+                .failure(StoreError(.tooManyRequests, "write queue holds \(queue.limit) requests")))
         }
-        queue.append(write)
-        condition.signal()
-        condition.unlock()
     }
 
     /// Stops accepting writes, commits what is queued, and waits for the thread to finish.
-    func stop() { worker.stop() }
+    func stop() { queue.stop() }
 
     private func run() {
         while true {
-            condition.lock()
-            var idle = false
-            while queue.isEmpty && !worker.stopping && !hasCompactionWork {
-                // Another process may move the compaction point: look again now and then.
-                if shared {
-                    if !condition.wait(until: Date().addingTimeInterval(1)) {
-                        idle = true
-                        break
-                    }
-                } else {
-                    condition.wait()
-                }
-            }
-            let group = Array(queue.prefix(configuration.maximumGroupSize))
-            queue.removeFirst(group.count)
-            let done = worker.stopping && queue.isEmpty
-            condition.unlock()
+            // Another process may move the compaction point: a shared backend looks again every second.
+            let batch = queue.next(
+                maximum: configuration.maximumGroupSize, until: shared ? Date().addingTimeInterval(1) : nil,
+                hasOtherWork: { hasCompactionWork })
+            let (group, done) = (batch.items, batch.done)
 
             if !group.isEmpty { commit(group) }
-            if idle { refreshSharedState() }
+            if batch.timedOut { refreshSharedState() }
             if shared && compactedThrough < compactRevision && !leadsMaintenance.load(ordering: .acquiring)
                 && roleChecked.withLock({ $0.map { ContinuousClock.now - $0 > .seconds(1) } ?? true })
             {

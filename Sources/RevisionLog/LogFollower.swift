@@ -20,11 +20,7 @@ final class LogFollower: @unchecked Sendable {
     /// Revisions read from the log per round (whole revisions, so a little more).
     private let readLimit = 1_000
 
-    // Guarded by `worker.condition`.
-    private let worker = WorkerThread()
-    private var condition: NSCondition { worker.condition }
-    private var queue: [SyncBatch] = []
-    private var woken = false
+    private let queue = WorkQueue<SyncBatch>()
 
     // Owned by the follower thread.
     private var published: Int64
@@ -45,42 +41,22 @@ final class LogFollower: @unchecked Sendable {
         self.onPublish = onPublish
     }
 
-    func start() { worker.start(name: "kelson-follower") { [self] in run() } }
-    func stop() { worker.stop() }
+    func start() { queue.start(name: "kelson-follower") { [self] in run() } }
+    func stop() { queue.stop() }
 
-    func enqueue(_ batch: SyncBatch) {
-        condition.lock()
-        queue.append(batch)
-        condition.signal()
-        condition.unlock()
-    }
+    /// Queues a group this process committed (the committer's queue bounds how many there can be).
+    func enqueue(_ batch: SyncBatch) { queue.enqueueUnbounded(batch) }
 
     /// Another process may have committed: read the log now.
-    func wake() {
-        condition.lock()
-        woken = true
-        condition.signal()
-        condition.unlock()
-    }
+    func wake() { queue.wake() }
 
     private func run() {
         var retryAt: Date?
         while true {
-            condition.lock()
-            while queue.isEmpty && !woken && !worker.stopping {
-                if let retryAt {
-                    if !condition.wait(until: retryAt) { break }
-                } else {
-                    condition.wait()
-                }
-            }
-            let batches = queue
-            queue = []
-            let readHead = woken || retryAt != nil
-            woken = false
-            let done = worker.stopping && batches.isEmpty
-            condition.unlock()
-            if done { break }
+            let next = queue.next(until: retryAt)
+            let batches = next.items
+            let readHead = next.woken || retryAt != nil
+            if next.done && batches.isEmpty { break }
 
             var target = published
             for batch in batches {

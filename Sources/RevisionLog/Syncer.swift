@@ -32,12 +32,10 @@ final class Syncer: @unchecked Sendable {
     /// Told of any other failure, with the first revision it may have lost (see `DurableRevision.fail`).
     private let onFailure: @Sendable (_ from: Int64, StoreError) -> Void
 
-    // `queue` and `failure` are guarded by `worker.condition`.
-    private let worker = WorkerThread()
-    private var condition: NSCondition { worker.condition }
-    private var queue: [SyncBatch] = []
+    private let queue = WorkQueue<SyncBatch>()
+    // Owned by the syncer thread: a final failure, after which nothing is synced any more; and every revision up to
+    // `syncedHead` was made durable by a sync that succeeded.
     private var failure: StoreError?
-    /// Owned by the syncer thread: every revision up to this one was made durable by a sync that succeeded.
     private var syncedHead: Int64 = 0
 
     init(
@@ -55,28 +53,20 @@ final class Syncer: @unchecked Sendable {
         failuresAreFinal = !(backend is any SharedLogBackend)
     }
 
-    func start() { worker.start(name: "kelson-syncer") { [self] in run() } }
+    func start() { queue.start(name: "kelson-syncer") { [self] in run() } }
 
-    func enqueue(_ batch: SyncBatch) {
-        condition.lock()
-        queue.append(batch)
-        condition.signal()
-        condition.unlock()
-    }
+    /// Queues a committed group (the committer's queue bounds how many there can be).
+    func enqueue(_ batch: SyncBatch) { queue.enqueueUnbounded(batch) }
 
     /// Makes everything queued durable and acknowledged, then ends the thread.
-    func stop() { worker.stop() }
+    func stop() { queue.stop() }
 
     private func run() {
         while true {
-            condition.lock()
-            while queue.isEmpty && !worker.stopping { condition.wait() }
-            let batches = queue
-            queue = []
-            let done = worker.stopping && batches.isEmpty
+            let next = queue.next()
+            let batches = next.items
+            if next.done && batches.isEmpty { break }
             var failure = self.failure
-            condition.unlock()
-            if done { break }
 
             if failure == nil {
                 do {
@@ -94,9 +84,7 @@ final class Syncer: @unchecked Sendable {
                     let error = StoreError(.backendFailure, "fsync failed; writes are refused from now on: \(error)")
                     logger.critical("sync failed", metadata: ["error": "\(error)"])
                     failure = error
-                    condition.lock()
                     self.failure = error
-                    condition.unlock()
                     onFinalFailure(error)
                 }
             }

@@ -1,0 +1,83 @@
+import Foundation
+
+/// A dedicated thread and the bounded queue that feeds it: the committer, the syncer and the log follower are each
+/// one. Producers `enqueue` items (refused once the queue is full or stopping) or `wake` the thread without one; the
+/// thread's body calls `next` to wait for and take what is queued, and returns once `next` says it is stopping and
+/// the queue is drained. `stop` waits for that.
+final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are guarded by `worker.condition`
+    private let worker = WorkerThread()
+    private var condition: NSCondition { worker.condition }
+    private var items: [Item] = []
+    private var woken = false
+    /// Items waiting at most; `enqueue` refuses more.
+    let limit: Int
+
+    init(limit: Int = .max) { self.limit = limit }
+
+    enum Refusal: Error { case full, stopping }
+
+    /// What `next` took, and why it returned.
+    struct Batch {
+        var items: [Item]
+        /// `wake` was called since the last `next`.
+        var woken: Bool
+        /// The deadline passed with nothing to do.
+        var timedOut: Bool
+        /// `stop` was called and nothing is left after these items: the body should finish them and return.
+        var done: Bool
+    }
+
+    func start(name: String, _ body: @escaping @Sendable () -> Void) { worker.start(name: name, body) }
+
+    /// Asks the thread to finish what is queued, then waits until its body has returned.
+    func stop() { worker.stop() }
+
+    /// Queues `item` and wakes the thread; refused when `limit` items wait or the queue is stopping.
+    func enqueue(_ item: Item) -> Refusal? {
+        condition.lock()
+        defer { condition.unlock() }
+        if worker.stopping { return .stopping }
+        if items.count >= limit { return .full }
+        items.append(item)
+        condition.signal()
+        return nil
+    }
+
+    /// Queues `item` even while stopping (work handed on between threads that must not be dropped).
+    func enqueueUnbounded(_ item: Item) {
+        condition.lock()
+        items.append(item)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Wakes the thread without an item (`Batch.woken`).
+    func wake() {
+        condition.lock()
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Waits until items are queued, `wake` was called, `hasOtherWork` (asked under the lock) says so, `deadline`
+    /// passed or `stop` was asked; then takes up to `maximum` items.
+    func next(maximum: Int = .max, until deadline: Date? = nil, hasOtherWork: () -> Bool = { false }) -> Batch {
+        condition.lock()
+        defer { condition.unlock() }
+        var timedOut = false
+        while items.isEmpty && !woken && !worker.stopping && !hasOtherWork() {
+            if let deadline {
+                if !condition.wait(until: deadline) {
+                    timedOut = true
+                    break
+                }
+            } else {
+                condition.wait()
+            }
+        }
+        let taken = Array(items.prefix(maximum))
+        items.removeFirst(taken.count)
+        defer { woken = false }
+        return Batch(items: taken, woken: woken, timedOut: timedOut, done: worker.stopping && items.isEmpty)
+    }
+}
