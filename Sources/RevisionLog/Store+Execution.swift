@@ -26,8 +26,8 @@ extension Store {
         let run = { @Sendable in completion(Result { () throws(StoreError) in try body() }) }
         switch (work, readThreads) {
         case (.whole, _): submit(run, to: maintenanceThread, refused: completion)
-        case (.point, _): run()
         case (_, let threads?): submit(run, to: threads, refused: completion)
+        case (.point, nil): run()
         case (.list, nil): Task.detached { run() }
         }
     }
