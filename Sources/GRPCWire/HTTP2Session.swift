@@ -50,6 +50,11 @@ enum HTTP2Session {
         precondition(nghttp2_option_new(&option) == 0, "nghttp2: out of memory")
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_no_auto_window_update(option, 1)
+        // nghttp2's HTTP messaging checks reject an :authority that is not host[:port], but grpc-go clients send
+        // their dial target there (etcdctl 3.4: `http://127.0.0.1:2379`; etcd 3.5 clients:
+        // `#initially=[http://127.0.0.1:2379]`) and grpc-go's server takes any value. The server does those checks
+        // itself instead (`RequestHeaderCheck`), with :authority and host left free.
+        if isServer { nghttp2_option_set_no_http_messaging(option, 1) }
         var session: OpaquePointer?
         let rc =
             isServer
@@ -179,4 +184,101 @@ struct HeaderBlock {
 func headerEquals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
     bytes.count == literal.utf8CodeUnitCount
         && bytes.elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+}
+
+/// The request header checks nghttp2's HTTP messaging made (nghttp2 1.52 `nghttp2_http.c`), made by the server
+/// itself because that option is off (see `HTTP2Session.make`). The one difference: :authority and host may hold
+/// any value without NUL, CR or LF, as grpc-go accepts. Content-length is not checked against DATA: gRPC frames
+/// its messages itself. The state is the pseudo-headers seen so far in one header block; it fits in a word, so
+/// the server keeps it in nghttp2's per-stream user data.
+struct RequestHeaderCheck: Equatable {
+    enum Verdict {
+        case accept
+        /// A regular field nghttp2 used to drop silently: bad characters in its name or value.
+        case ignore
+        /// A malformed request (RFC 9113 section 8.1.1): the stream is reset with PROTOCOL_ERROR.
+        case reject
+    }
+
+    private struct Seen: OptionSet {
+        let rawValue: UInt
+        static let method = Seen(rawValue: 1 << 0)
+        static let path = Seen(rawValue: 1 << 1)
+        static let scheme = Seen(rawValue: 1 << 2)
+        static let authority = Seen(rawValue: 1 << 3)
+        static let regular = Seen(rawValue: 1 << 4)
+        /// Always set, so the stored word is never zero (a null user-data pointer means "nothing seen").
+        static let started = Seen(rawValue: 1 << 5)
+    }
+
+    private var seen: Seen
+
+    init() { seen = .started }
+
+    /// The state kept as a pointer-sized word (nghttp2 stream user data); nil means a fresh header block.
+    init(storedWord: UnsafeMutableRawPointer?) {
+        seen = Seen(rawValue: UInt(bitPattern: storedWord)).union(.started)
+    }
+
+    var storedWord: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: seen.rawValue) }
+
+    /// True once :method, :path and :scheme have all arrived (nghttp2 required the three for every non-CONNECT
+    /// request; Kelson serves no CONNECT).
+    var isComplete: Bool { seen.isSuperset(of: [.method, .path, .scheme]) }
+
+    /// Checks one field of a request's header block, in arrival order.
+    mutating func check(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Verdict {
+        let namePointer = name.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let valuePointer = value.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let isPseudo = name.first == UInt8(ascii: ":")
+        if nghttp2_check_header_name(namePointer, name.count) == 0 {
+            let hasUppercase = name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+            if isPseudo || hasUppercase { return .reject }
+            seen.insert(.regular)
+            return .ignore
+        }
+        if isPseudo {
+            let field: Seen
+            let valueValid: Bool
+            if headerEquals(name, ":method") {
+                field = .method
+                valueValid = nghttp2_check_method(valuePointer, value.count) != 0
+            } else if headerEquals(name, ":path") {
+                field = .path
+                valueValid = value.count > 0 && nghttp2_check_path(valuePointer, value.count) != 0
+            } else if headerEquals(name, ":scheme") {
+                field = .scheme
+                valueValid = value.count > 0 && nghttp2_check_header_value_rfc9113(valuePointer, value.count) != 0
+            } else if headerEquals(name, ":authority") {
+                field = .authority
+                valueValid = nghttp2_check_header_value(valuePointer, value.count) != 0
+            } else {
+                return .reject  // unknown pseudo-header (:protocol too: extended CONNECT is not enabled)
+            }
+            guard valueValid, !seen.contains(.regular), !seen.contains(field) else { return .reject }
+            seen.insert(field)
+            return .accept
+        }
+        seen.insert(.regular)
+        if headerEquals(name, "host") {
+            return nghttp2_check_header_value(valuePointer, value.count) != 0 ? .accept : .ignore
+        }
+        if Self.isConnectionSpecific(name) { return .reject }
+        if headerEquals(name, "te"), !Self.isTrailers(value) { return .reject }
+        return nghttp2_check_header_value_rfc9113(valuePointer, value.count) != 0 ? .accept : .ignore
+    }
+
+    /// Fields RFC 9113 section 8.2.2 forbids in HTTP/2.
+    private static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
+        headerEquals(name, "connection") || headerEquals(name, "keep-alive") || headerEquals(name, "proxy-connection")
+            || headerEquals(name, "transfer-encoding") || headerEquals(name, "upgrade")
+    }
+
+    /// `te` may only carry `trailers` (compared without regard to case, as nghttp2 did).
+    private static func isTrailers(_ value: UnsafeRawBufferPointer) -> Bool {
+        let expected: StaticString = "trailers"
+        guard value.count == expected.utf8CodeUnitCount else { return false }
+        return zip(value, UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
+            .allSatisfy { $0 | 0x20 == $1 }
+    }
 }

@@ -10,14 +10,13 @@ extension ServerConnectionHandler {
 
     /// Closure literals convert to C function pointers only when they capture nothing; state comes from user_data.
     static func setCallbacks(_ callbacks: OpaquePointer) {
-        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
-            ServerConnectionHandler.handler(userData).beginHeaders(frame!)
-            return 0
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { session, frame, userData in
+            ServerConnectionHandler.handler(userData).beginHeaders(session!, frame!)
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) {
-            _, frame, name, nameLength, value, valueLength, _, userData in
+            session, frame, name, nameLength, value, valueLength, _, userData in
             ServerConnectionHandler.handler(userData).receivedHeader(
-                frame!, name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                session!, frame!, name: UnsafeRawBufferPointer(start: name, count: nameLength),
                 value: UnsafeRawBufferPointer(start: value, count: valueLength))
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -51,23 +50,47 @@ extension ServerConnectionHandler {
         }
     }
 
-    private func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
-        guard frame.pointee.hd.type == HTTP2Constants.frameHeaders,
-            frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
-        else { return }
+    private func beginHeaders(_ session: OpaquePointer, _ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        guard frame.pointee.hd.type == HTTP2Constants.frameHeaders else { return 0 }
         let id = frame.pointee.hd.stream_id
-        streams[id] = ServerStream(id: id, maxReceiveMessageBytes: limits.maxReceiveMessageBytes)
+        if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+            streams[id] = ServerStream(id: id, maxReceiveMessageBytes: limits.maxReceiveMessageBytes)
+        } else if frame.pointee.headers.cat == NGHTTP2_HCAT_HEADERS,
+            frame.pointee.hd.flags & HTTP2Constants.flagEndStream == 0
+        {
+            // Trailers must end the stream (RFC 9113 section 8.1); nghttp2's HTTP messaging checked this.
+            return malformed(session, streamID: id)
+        }
+        return 0
+    }
+
+    /// Resets a malformed request with PROTOCOL_ERROR, as nghttp2's HTTP messaging and grpc-go do.
+    private func malformed(_ session: OpaquePointer, streamID: Int32) -> Int32 {
+        streams[streamID]?.phase = .rejected
+        _ = nghttp2_submit_rst_stream(session, HTTP2Constants.flagNone, streamID, HTTP2Constants.protocolError)
+        return Int32(HTTP2Constants.errorTemporalCallbackFailure)
     }
 
     private func receivedHeader(
-        _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+        _ session: OpaquePointer, _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeRawBufferPointer,
+        value: UnsafeRawBufferPointer
     ) -> Int32 {
-        // Trailers from the client (category HEADERS) carry nothing gRPC uses.
-        guard frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST, let stream = streams[frame.pointee.hd.stream_id]
-        else { return 0 }
+        let id = frame.pointee.hd.stream_id
+        // Trailers from the client (category HEADERS) carry nothing gRPC uses, but may hold no pseudo-header.
+        guard frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST, let stream = streams[id] else {
+            return name.first == UInt8(ascii: ":") ? malformed(session, streamID: id) : 0
+        }
         stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > Self.maxHeaderListBytes {
             return Int32(HTTP2Constants.errorTemporalCallbackFailure)  // RST_STREAM(INTERNAL_ERROR)
+        }
+        var check = RequestHeaderCheck(storedWord: nghttp2_session_get_stream_user_data(session, id))
+        let verdict = check.check(name: name, value: value)
+        _ = nghttp2_session_set_stream_user_data(session, id, check.storedWord)
+        switch verdict {
+        case .accept: break
+        case .ignore: return 0
+        case .reject: return malformed(session, streamID: id)
         }
         if name.first == UInt8(ascii: ":") {
             if headerEquals(name, ":path") {
@@ -120,6 +143,12 @@ extension ServerConnectionHandler {
     }
 
     private func requestHeadersComplete(_ stream: ServerStream) {
+        guard let session else { return }
+        guard RequestHeaderCheck(storedWord: nghttp2_session_get_stream_user_data(session, stream.id)).isComplete
+        else {
+            _ = malformed(session, streamID: stream.id)
+            return
+        }
         if !(stream.isPost && stream.contentTypeValid), !router.http.isEmpty,
             router.http.serves(path: HTTPRequest.path(of: stream.path))
         {
@@ -127,10 +156,7 @@ extension ServerConnectionHandler {
             return
         }
         guard stream.isPost else {
-            stream.phase = .rejected
-            if let session {
-                _ = nghttp2_submit_rst_stream(session, HTTP2Constants.flagNone, stream.id, HTTP2Constants.protocolError)
-            }
+            _ = malformed(session, streamID: stream.id)
             return
         }
         guard stream.contentTypeValid else {
