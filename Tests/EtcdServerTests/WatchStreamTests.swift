@@ -17,7 +17,7 @@ final class ServedStore {
 
     init(
         watchBufferedEvents: Int = 1_000, progressInterval: Duration = .seconds(600),
-        leaseClock: any LeaseClock = SystemLeaseClock()
+        leaseClock: any LeaseClock = SystemLeaseClock(), watchersPerStream: Int = 10_000
     ) async throws {
         directory = NSTemporaryDirectory() + "kelson-watch-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,6 +28,7 @@ final class ServedStore {
         var configuration = EtcdServerConfiguration(identity: ServerIdentity(clusterID: 1, memberID: 2, name: "test"))
         configuration.watchProgressNotifyInterval = progressInterval
         configuration.watchLimits.bufferedEventsMaximum = watchBufferedEvents
+        configuration.watchersPerStreamMaximum = watchersPerStream
         configuration.snapshotDirectory = directory
         let services = EtcdServices(store: store, configuration: configuration)
         var serverConfiguration = GRPCServerConfiguration()
@@ -336,6 +337,29 @@ struct WatchStreamTests {
         }
         #expect(progressAnswers > 0)
         try await writer.value
+        watch.stream.cancel()
+        await served.shutdown()
+    }
+
+    @Test("a stream holds at most its maximum of watchers; a create beyond it is refused, and a cancel makes room")
+    func watchersPerStream() async throws {
+        let served = try await ServedStore(watchersPerStream: 2)
+        var watch = try await WatchStreamClient(served)
+        for key in ["a", "b"] {
+            try await watch.create(key)
+            #expect(try await watch.next().created)
+        }
+        try await watch.create("c")
+        let refused = try await watch.next()
+        #expect(refused.created && refused.canceled && refused.watchID == -1)
+        #expect(refused.cancelReason == "kelson: this stream already has 2 watchers")
+        var cancel = Etcdserverpb_WatchRequest()
+        cancel.cancelRequest.watchID = 0
+        try await watch.stream.send(try cancel.serializedBytes())
+        #expect(try await watch.next().canceled)
+        try await watch.create("c")
+        let created = try await watch.next()
+        #expect(created.created && !created.canceled)
         watch.stream.cancel()
         await served.shutdown()
     }
