@@ -211,6 +211,8 @@ final class WatchService: Sendable {
     /// A stream-wide progress request (watch ID -1) is answered once every watcher of the stream is caught up, at
     /// the revision they have all been given; the header then promises that all later events have higher revisions.
     private func sendStreamProgressIfDue(_ registry: WatchStreamRegistry, _ sender: WatchStreamSender) async throws {
+        // Checked again by the sender; this spares every delivery a hop to it when nothing is asked for.
+        guard registry.hasPendingProgress else { return }
         try await sender.sendProgress(
             id: -1, hub: hub, claim: { registry.pendingProgressWatchers() }, onSent: { registry.progressAnswered() })
     }

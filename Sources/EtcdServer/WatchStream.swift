@@ -206,6 +206,9 @@ final class WatchStreamRegistry: Sendable {
 
     func progressAnswered() { state.withLock { $0.progressRequested = false } }
 
+    /// True while a stream-wide progress request waits for its answer.
+    var hasPendingProgress: Bool { state.withLock { $0.progressRequested } }
+
     func cancelAll() {
         let watchers = state.withLock { state -> [Watcher] in
             defer { state.entries = [:] }
