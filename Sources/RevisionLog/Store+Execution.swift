@@ -39,6 +39,10 @@ extension Store {
         completion: @escaping @Sendable (Result<Value, StoreError>) -> Void
     ) {
         let mark = durable.mark()  // before the snapshot (see `answerWhenDurable`)
+        // The common case, a point read of a local file, runs right here without wrapping its completion.
+        if case .point = work, readThreads == nil {
+            return answerWhenDurable(Result { () throws(StoreError) in try body() }, since: mark, revision, completion)
+        }
         execute(work, body) { [self] result in answerWhenDurable(result, since: mark, revision, completion) }
     }
 
