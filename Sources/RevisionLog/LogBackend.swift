@@ -41,7 +41,7 @@ public protocol LogBackend: Sendable {
     /// own fsync-free commit on the same thread; it may run concurrently with the next `write`.
     func sync() throws
     /// nil when a read takes microseconds (a local file), so callers run it on their own thread; otherwise reads
-    /// wait on the network, and the store runs them on this many threads of its own (see `Store.offload`).
+    /// wait on the network, and the store runs them on this many threads of its own (see `Store.execute`).
     var blockingReadThreads: Int? { get }
 }
 
