@@ -148,7 +148,7 @@ public final class WatchHub: Sendable {
                     state.nextRevision = revision.revision
                     break
                 }
-                state.pending.append((revision.revision, events))
+                state.pending.append((revision.revision, events, bytes))
                 state.pendingEvents += events.count
                 state.pendingBytes += bytes
             }

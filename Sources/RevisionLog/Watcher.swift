@@ -51,7 +51,7 @@ public final class Watcher: Sendable {
         /// its position then (see `WatchHub`).
         var nextRevision: Int64
         var synced: Bool
-        var pending: [(revision: Int64, events: [WatchEvent])] = []
+        var pending: [(revision: Int64, events: [WatchEvent], bytes: Int)] = []
         var pendingEvents = 0
         var pendingBytes = 0
         /// A delivery was handed out and not yet confirmed sent: a progress notification must wait for it.
@@ -86,7 +86,7 @@ public final class Watcher: Sendable {
                 if !state.pending.isEmpty {
                     let batch = state.pending.removeFirst()
                     state.pendingEvents -= batch.events.count
-                    state.pendingBytes -= batch.events.reduce(0) { $0 + $1.estimatedBytes }
+                    state.pendingBytes -= batch.bytes
                     state.inFlight = true
                     return .deliver(batch.revision, batch.events)
                 }
