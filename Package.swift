@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -77,6 +79,25 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // The Kubernetes API's vocabulary, with no server in it: JSON values, patches, the schema catalogue,
+        // selectors, validation, Table printers, the kinds served.
+        .target(name: "KubeAPI", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The Kubernetes API server over an etcd-like store: REST semantics, watch, discovery, OpenAPI, TLS and
+        // authentication.
+        .target(
+            name: "KubeServer",
+            dependencies: [
+                "KubeAPI", "RevisionLog", "GRPCWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "EtcdClient",
             dependencies: ["EtcdAPI", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
@@ -85,6 +106,8 @@ let package = Package(
             name: "Kelson",
             dependencies: [
                 "EtcdAPI", "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
+                // `kelson server`: the Kubernetes API server on the store.
+                "KubeServer",
                 // `kelson migrate --from etcd://` reads a live etcd through its API.
                 "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "kelson",
             dependencies: [
-                "Kelson", "KelsonBench",
+                "Kelson", "KelsonBench", "KubeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -137,6 +160,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Examples/embedded"
+        ),
+        .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(
+            name: "KubeServerTests",
+            dependencies: [
+                "KubeServer", "KubeAPI", "RevisionLog", "GRPCWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .testTarget(name: "RevisionLogTests", dependencies: ["RevisionLog", "RevisionLogTesting"]),
         .testTarget(
@@ -171,7 +207,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "PostgresBackendTests", dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
+            name: "PostgresBackendTests",
+            dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness"]

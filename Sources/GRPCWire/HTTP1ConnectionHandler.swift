@@ -3,8 +3,9 @@ import NIOHTTP1
 
 /// Serves `HTTPRoutes` over HTTP/1.x. Requests are answered one at a time, in order: a request that ends while
 /// another is being answered waits in a small queue (pipelining; beyond `maxQueuedRequests` the connection is
-/// closed). Bodies are counted and dropped; headers are bounded by the decoder; a connection idle for the configured
-/// time is closed.
+/// closed). Bodies are kept up to the routes' bound, then dropped and the request marked `bodyTooLarge`; headers
+/// are bounded by the decoder; a connection idle for the configured time is closed (not while a streamed
+/// response is open). A streamed response goes out chunked, pulled while the channel is writable.
 final class HTTP1ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -12,14 +13,16 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     /// Request line and header fields, together (the decoder's limit); beyond it: 431 and close.
     static let maxHeaderBytes = 16 * 1024
     static let maxHeaderFields = 100
-    /// Request body bytes read and dropped; beyond it: 413 and close.
-    static let maxBodyBytes = 64 * 1024
     /// Pipelined requests waiting for the one being answered.
     static let maxQueuedRequests = 16
 
     private let routes: HTTPRoutes
     private var head: HTTPRequestHead?
-    private var bodyBytes = 0
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
+    private var peerCertificate: [UInt8]?
+    /// The streamed response being sent, with the request it answers.
+    private var streaming: (body: HTTPBodyStream, head: HTTPRequestHead, keepAlive: Bool)?
     /// A response with `Connection: close` is on its way; everything after it is ignored.
     private var closing = false
     private var shuttingDown = false
@@ -32,27 +35,52 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
         self.routes = routes
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        peerCertificate = ServerConnectionHandler.peerCertificate(in: context.pipeline)
+    }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        streaming?.body.cancel()
+        streaming = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        streaming?.body.cancel()
+        streaming = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pullStreamedBody(context) }
+        context.fireChannelWritabilityChanged()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let requestHead):
             head = requestHead
-            bodyBytes = 0
+            body = []
+            bodyTooLarge = false
         case .body(let buffer):
-            bodyBytes += buffer.readableBytes
-            if bodyBytes > Self.maxBodyBytes, let requestHead = head {
-                head = nil
-                respond(context, to: requestHead, .error(status: 413, "http: request body too large"), keepAlive: false)
+            guard !bodyTooLarge else { return }
+            if body.count + buffer.readableBytes <= routes.maxBodyBytes {
+                body.append(contentsOf: buffer.readableBytesView)
+            } else {
+                bodyTooLarge = true
+                body = []
             }
         case .end:
             guard let requestHead = head else { return }
             head = nil
             let headers = requestHead.headers.map { (name: $0.name.lowercased(), value: $0.value) }
-            let request = HTTPRequest(method: requestHead.method.rawValue, target: requestHead.uri, headers: headers)
+            var request = HTTPRequest(method: requestHead.method.rawValue, target: requestHead.uri, headers: headers)
+            request.body = body
+            request.bodyTooLarge = bodyTooLarge
+            request.peerCertificate = peerCertificate
+            body = []
             guard queued.count < Self.maxQueuedRequests else {
                 closing = true
                 context.close(promise: nil)
@@ -74,10 +102,15 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
         routes.answer(request) { response in
             loop.execute {
                 let this = handler.value
-                this.answering = false
-                guard !this.closing, this.context != nil else { return }
-                let keepAlive = requestHead.isKeepAlive && !this.shuttingDown
+                guard !this.closing, this.context != nil else {
+                    response.stream?.cancel()
+                    return
+                }
+                // Past the body bound the rest of the connection cannot be trusted to be in step: close after.
+                let keepAlive = requestHead.isKeepAlive && !this.shuttingDown && !request.bodyTooLarge
                 this.respond(boundContext.value, to: requestHead, response, keepAlive: keepAlive)
+                guard this.streaming == nil else { return }
+                this.answering = false
                 this.answerNext(boundContext.value)
             }
         }
@@ -87,8 +120,22 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
         _ context: ChannelHandlerContext, to request: HTTPRequestHead, _ response: HTTPResponse, keepAlive: Bool
     ) {
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         let version = request.version.major == 1 ? request.version : .http1_1
+        if let stream = response.stream, request.method != .HEAD {
+            // HTTP/1.0 has no chunked encoding: the body ends when the connection closes.
+            let keepAlive = keepAlive && version != .http1_0
+            headers.remove(name: "Content-Length")
+            if version != .http1_0 { headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
+            if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+            let status = HTTPResponseStatus(statusCode: response.status)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))))
+                .whenComplete { _ in }
+            streaming = (stream, request, keepAlive)
+            pullStreamedBody(context)
+            return
+        }
+        response.stream?.cancel()
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         if !keepAlive {
             headers.replaceOrAdd(name: "Connection", value: "close")
         } else if version == .http1_0 {
@@ -102,6 +149,48 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
         guard !keepAlive else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        closing = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Sends what the streamed body has queued while the channel is writable; at its end, finishes the response
+    /// and moves on to the next request.
+    private func pullStreamedBody(_ context: ChannelHandlerContext) {
+        guard let (body, request, keepAlive) = streaming else { return }
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(context, eventLoop: loop)
+        while context.channel.isWritable {
+            let (bytes, finished) = body.take(maximum: 64 * 1024) {
+                loop.execute {
+                    guard handler.value.context != nil else { return }
+                    handler.value.pullStreamedBody(boundContext.value)
+                }
+            }
+            if !bytes.isEmpty {
+                context.writeAndFlush(
+                    wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes))))
+                )
+                .whenComplete { _ in }
+            }
+            if finished {
+                streaming = nil
+                answering = false
+                finishResponse(context, keepAlive: keepAlive && request.isKeepAlive)
+                answerNext(context)
+                return
+            }
+            if bytes.isEmpty { return }
+        }
+    }
+
+    private func finishResponse(_ context: ChannelHandlerContext, keepAlive: Bool) {
+        guard !keepAlive || shuttingDown else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             return
         }
@@ -127,7 +216,8 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
+            // A streamed response (a watch) is not idle however long it stays quiet.
+            if streaming == nil { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -137,5 +227,11 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     func initiateGracefulShutdown() {
         shuttingDown = true
         if head == nil, !answering, queued.isEmpty, !closing { context?.close(promise: nil) }
+        // A streamed response never ends by itself (a watch): end it now; the producer sees the cancellation.
+        if let (body, _, _) = streaming, let context {
+            streaming = nil
+            body.cancel()
+            finishResponse(context, keepAlive: false)
+        }
     }
 }

@@ -1,6 +1,7 @@
 /// A plain HTTP request on the gRPC port (HTTP/1.x, or HTTP/2 without gRPC's content type), for a handler
-/// registered with `GRPCServerRouter.registerHTTP`. The body is read and dropped (up to a bound): the routes
-/// served this way (health, version) take none.
+/// registered with `GRPCServerRouter.registerHTTP` or `registerHTTPFallback`. The body is read up to the routes'
+/// bound (`HTTPRoutes.maxBodyBytes`); past it, it is dropped and `bodyTooLarge` set, so the handler answers in its
+/// own words (Kubernetes and etcd word a 413 differently).
 public struct HTTPRequest: Sendable {
     /// `GET`, `HEAD`, `POST`, ... as sent.
     public var method: String
@@ -10,6 +11,15 @@ public struct HTTPRequest: Sendable {
     public var query: String
     /// Header fields, names lowercased.
     public var headers: [(name: String, value: String)]
+    /// The request body, complete.
+    public var body: [UInt8] = []
+    /// The body went past the bound; `body` is empty.
+    public var bodyTooLarge = false
+    /// The DER bytes of the client's TLS certificate, when it presented one (TLS verified it against the server's
+    /// trust roots).
+    public var peerCertificate: [UInt8]?
+    /// True over HTTP/2.
+    public var isHTTP2 = false
 
     public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)] = []) {
         self.method = method
@@ -17,6 +27,9 @@ public struct HTTPRequest: Sendable {
         self.query = query
         self.headers = headers
     }
+
+    /// The first value of header `name` (lowercase).
+    public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
 
     /// Splits a request target (`/health?exclude=NOSPACE`) into path and query.
     init(method: String, target: String, headers: [(name: String, value: String)]) {
@@ -32,11 +45,14 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// The answer to an `HTTPRequest`. `content-length` is added by the server; HEAD requests get no body.
+/// The answer to an `HTTPRequest`. `content-length` is added by the server; HEAD requests get no body. With a
+/// `stream`, the body comes from it as it is written (chunked over HTTP/1.1, DATA frames over HTTP/2) and `body` is
+/// ignored.
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    public var stream: HTTPBodyStream?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -62,17 +78,32 @@ public struct HTTPResponse: Sendable {
 struct HTTPRoutes: Sendable {
     typealias Handler = @Sendable (HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void
 
-    private var handlers: [String: Handler] = [:]
+    /// Bodies beyond this are dropped and the request marked `bodyTooLarge`.
+    static let defaultMaxBodyBytes = 64 * 1024
 
-    var isEmpty: Bool { handlers.isEmpty }
+    private var handlers: [String: Handler] = [:]
+    private var fallback: Handler?
+    private(set) var maxBodyBytes = Self.defaultMaxBodyBytes
+
+    var isEmpty: Bool { handlers.isEmpty && fallback == nil }
 
     mutating func register(_ path: String, _ handler: @escaping Handler) { handlers[path] = handler }
 
-    func serves(path: String) -> Bool { handlers[path] != nil }
+    mutating func registerFallback(maxBodyBytes: Int, _ handler: @escaping Handler) {
+        fallback = handler
+        self.maxBodyBytes = maxBodyBytes
+    }
 
-    /// Runs the handler for `request.path`, or answers 404 like Go's `ServeMux`.
+    func serves(path: String) -> Bool { fallback != nil || handlers[path] != nil }
+
+    /// Runs the handler for `request.path`, else the fallback, else answers 404 like Go's `ServeMux`.
     func answer(_ request: HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) {
-        guard let handler = handlers[request.path] else { return respond(.notFound) }
-        handler(request, respond)
+        if let handler = handlers[request.path] {
+            // The exact routes take no bodies worth keeping; past the bound they answer as Go's server does.
+            guard !request.bodyTooLarge else { return respond(.error(status: 413, "http: request body too large")) }
+            return handler(request, respond)
+        }
+        guard let fallback else { return respond(.notFound) }
+        fallback(request, respond)
     }
 }

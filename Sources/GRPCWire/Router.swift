@@ -57,6 +57,17 @@ public struct GRPCServerRouter: Sendable {
         http.register(path, handler)
     }
 
+    /// Registers the handler for every plain HTTP request no exact path matches (a whole REST API on one port),
+    /// with bodies of up to `maxBodyBytes`. It answers through `respond`, from any thread; a response with a
+    /// `stream` stays open while its producer writes.
+    public mutating func registerHTTPFallback(
+        maxBodyBytes: Int,
+        answering handler:
+            @escaping @Sendable (HTTPRequest, _ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void
+    ) {
+        http.registerFallback(maxBodyBytes: maxBodyBytes, handler)
+    }
+
     private mutating func register(_ path: String, _ route: Route) {
         routes[path] = route
         if let service = Self.split(path)?.service { services.insert(service) }

@@ -13,8 +13,15 @@ extension ServerConnectionHandler {
         guard let link else { return }
         let method = stream.isPost ? "POST" : stream.otherMethod
         // The stream's metadata holds the non-reserved fields (content-type, te and grpc-* are not among them).
-        let request = HTTPRequest(method: method, target: stream.path, headers: stream.metadata.map { ($0.0, $0.1) })
+        var request = HTTPRequest(method: method, target: stream.path, headers: stream.metadata.map { ($0.0, $0.1) })
+        request.body = stream.plainRequestBody
+        request.bodyTooLarge = stream.plainRequestTooLarge
+        request.peerCertificate = peerCertificate
+        request.isHTTP2 = true
+        // The gRPC machinery keeps content-type apart from the other fields; a plain request needs it back.
+        if !stream.contentType.isEmpty { request.headers.append(("content-type", stream.contentType)) }
         stream.metadata = []
+        stream.plainRequestBody = []
         // Finished as far as the gRPC machinery goes: request data is consumed and dropped, no deadline runs.
         stream.phase = .http
         stream.status = .ok
@@ -45,8 +52,12 @@ extension ServerConnectionHandler {
                 block.add(lowercased, value)
             }
         }
-        block.add("content-length", String(response.body.count))
-        guard method != "HEAD", !response.body.isEmpty else {
+        if let body = response.stream, method != "HEAD" {
+            stream.plainStream = body
+        } else {
+            block.add("content-length", String(response.body.count))
+        }
+        guard method != "HEAD", !response.body.isEmpty || stream.plainStream != nil else {
             block.withNameValues { nameValues, count in
                 _ = nghttp2_submit_response(session, stream.id, nameValues, count, nil)
             }
@@ -69,6 +80,7 @@ extension ServerConnectionHandler {
     func copyPlainBody(
         _ stream: ServerStream, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>
     ) -> Int {
+        if let body = stream.plainStream { return copyStreamedBody(body, of: stream, into: buffer, flags: flags) }
         let take = min(buffer.count, stream.plainBody.count - stream.plainBodyOffset)
         stream.plainBody.withUnsafeBytes { bytes in
             let source = UnsafeRawBufferPointer(rebasing: bytes[stream.plainBodyOffset..<stream.plainBodyOffset + take])
@@ -77,6 +89,31 @@ extension ServerConnectionHandler {
         stream.plainBodyOffset += take
         if stream.plainBodyOffset == stream.plainBody.count { flags.pointee |= HTTP2Constants.dataFlagEOF }
         return take
+    }
+
+    /// A streamed body: what its producer has written so far; deferred (and woken by the producer) when nothing
+    /// is queued, or until the channel drains when it is not writable.
+    private func copyStreamedBody(
+        _ body: HTTPBodyStream, of stream: ServerStream, into buffer: UnsafeMutableRawBufferPointer,
+        flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
+        if let context, !context.channel.isWritable { return deferUntilWritable(stream) }
+        let streamID = stream.id
+        let link = self.link
+        let (bytes, finished) = body.take(maximum: buffer.count) {
+            link?.run { handler in
+                guard let stream = handler.streams[streamID] else { return }
+                handler.resumeData(stream)
+                handler.outputChanged()
+            }
+        }
+        if bytes.isEmpty && !finished {
+            stream.dataDeferred = true
+            return HTTP2Constants.errorDeferred
+        }
+        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count]).copyMemory(from: $0) }
+        if finished { flags.pointee |= HTTP2Constants.dataFlagEOF }
+        return bytes.count
     }
 }
 

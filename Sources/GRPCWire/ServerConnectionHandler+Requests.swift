@@ -152,7 +152,8 @@ extension ServerConnectionHandler {
         if !(stream.isPost && stream.contentTypeValid), !router.http.isEmpty,
             router.http.serves(path: HTTPRequest.path(of: stream.path))
         {
-            answerHTTP(stream)
+            // Answered once the body is complete (END_STREAM), see `remoteEnded`.
+            stream.phase = .httpReceiving
             return
         }
         guard stream.isPost else {
@@ -232,6 +233,16 @@ extension ServerConnectionHandler {
                 call.markCancelled(status)
                 end(stream, status)
             }
+        case .httpReceiving:
+            if !stream.plainRequestTooLarge {
+                if stream.plainRequestBody.count + bytes.count <= router.http.maxBodyBytes {
+                    stream.plainRequestBody.append(contentsOf: bytes)
+                } else {
+                    stream.plainRequestTooLarge = true
+                    stream.plainRequestBody = []
+                }
+            }
+            consume(streamID: streamID, bytes: bytes.count)
         default:
             consume(streamID: streamID, bytes: bytes.count)
         }
@@ -256,6 +267,8 @@ extension ServerConnectionHandler {
             } else {
                 call.inbound.fail(GRPCStatus(code: .internalError, message: "unexpected EOF"))
             }
+        case .httpReceiving:
+            answerHTTP(stream)
         default:
             break
         }
@@ -283,6 +296,7 @@ extension ServerConnectionHandler {
         stream.deadlineTask?.cancel()
         stream.deadlineTask = nil
         stream.failSendWaiters(status)
+        stream.plainStream?.cancel()
         switch stream.phase {
         case .unaryDispatched(let call) where !stream.trailersSubmitted:
             call.markCancelled()

@@ -1,5 +1,6 @@
 import CNGHTTP2
 import NIOCore
+import NIOSSL
 
 struct ServerConnectionLimits: Sendable {
     var maxReceiveMessageBytes: Int
@@ -26,6 +27,8 @@ final class ServerConnectionHandler: HTTP2SessionHandler {
     /// Unary requests completed during one `mem_recv`; their handlers run once nghttp2 has returned.
     var readyUnary: [ServerStream] = []
     var output = HTTP2OutputState()
+    /// The TLS client's certificate (DER), read once: the handshake is over before the first request arrives.
+    private(set) var peerCertificate: [UInt8]?
     private(set) var shutdownPhase = ShutdownPhase.serving
 
     enum ShutdownPhase { case serving, noticeSent, goawaySent }
@@ -41,6 +44,7 @@ final class ServerConnectionHandler: HTTP2SessionHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         link = ServerConnectionLink(self, eventLoop: context.eventLoop)
+        peerCertificate = Self.peerCertificate(in: context.pipeline)
         let session = HTTP2Session.make(isServer: true, userData: Unmanaged.passUnretained(self).toOpaque()) {
             Self.setCallbacks($0)
         }
@@ -52,6 +56,12 @@ final class ServerConnectionHandler: HTTP2SessionHandler {
                 (NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HTTP2Constants.initialStreamWindowBytes),
             ])
         if context.channel.isActive { outputChanged() }
+    }
+
+    /// The DER bytes of the certificate the TLS client presented, if any (nil without TLS).
+    static func peerCertificate(in pipeline: ChannelPipeline) -> [UInt8]? {
+        guard let tls = try? pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) else { return nil }
+        return try? tls.peerCertificate?.toDERBytes()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

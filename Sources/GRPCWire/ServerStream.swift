@@ -13,7 +13,9 @@ final class ServerStream: HTTP2FlowControlledStream {
         case streaming(GRPCStreamingCall)
         /// Answered without running a handler (unknown method, bad request, early error).
         case rejected
-        /// A plain HTTP request answered by an `HTTPRoutes` handler; `plainBody` is being sent.
+        /// A plain HTTP request whose body is arriving (`plainRequestBody`); answered at END_STREAM.
+        case httpReceiving
+        /// A plain HTTP request answered by an `HTTPRoutes` handler; `plainBody` (or `plainStream`) is being sent.
         case http
     }
 
@@ -57,6 +59,10 @@ final class ServerStream: HTTP2FlowControlledStream {
     /// `.http` phase: the response body and how much of it nghttp2 has taken.
     var plainBody: [UInt8] = []
     var plainBodyOffset = 0
+    var plainStream: HTTPBodyStream?
+    /// `.httpReceiving` phase: the request body so far, or nothing once it went past the routes' bound.
+    var plainRequestBody: [UInt8] = []
+    var plainRequestTooLarge = false
     var deadlineTask: Scheduled<Void>?
 
     init(id: Int32, maxReceiveMessageBytes: Int) {

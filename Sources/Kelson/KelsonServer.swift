@@ -89,6 +89,9 @@ public final class KelsonServer: Sendable {
         return requested
     }
 
+    /// The watches of the etcd API; other in-process users of the store (the Kubernetes API server) share it.
+    public var watchHub: WatchHub { etcdServices.watchHub }
+
     /// The services to run, in start order.
     public var services: [any Service] {
         var services: [any Service] = [StoreService(store: store, logger: logger), LeaseExpiryService(store: store)]

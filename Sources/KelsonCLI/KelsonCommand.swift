@@ -14,7 +14,8 @@ struct KelsonCommand: AsyncParsableCommand {
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
         subcommands: [
-            EtcdCommand.self, SnapshotCommand.self, DefragCommand.self, MigrateCommand.self, BenchCommand.self,
+            ServerCommand.self, EtcdCommand.self, SnapshotCommand.self, DefragCommand.self, MigrateCommand.self,
+            BenchCommand.self,
         ])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.

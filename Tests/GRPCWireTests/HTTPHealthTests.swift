@@ -107,7 +107,7 @@ struct HTTPHealthTests {
             #expect(headers.isClosed)
 
             let body = try await RawConnection.connect(port: port)
-            let length = HTTP1ConnectionHandler.maxBodyBytes + 1
+            let length = HTTPRoutes.defaultMaxBodyBytes + 1
             try await body.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: \(length)\r\n\r\n")
             try await body.send(String(repeating: "b", count: length))
             let tooLarge = await body.readUntilClosed()

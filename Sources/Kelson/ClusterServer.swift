@@ -1,0 +1,107 @@
+import Foundation
+import KubeServer
+import Logging
+import RevisionLog
+import ServiceLifecycle
+
+/// `kelson server`: the store and the Kubernetes API server on it, in one process and one `ServiceGroup`
+/// (store first, etcd listeners if asked for, the API server last, so shutdown stops the API before the store).
+/// Controllers, the scheduler and the node agent join this group as they arrive.
+public struct ClusterConfiguration: Sendable {
+    /// `--data-dir`: the database (`db/`), TLS material (`tls/`) and the kubeconfig.
+    public var dataDirectory: String
+    public var bindAddress = "127.0.0.1"
+    public var httpsPort = 6443
+    /// `--write-kubeconfig`; nil: `<data-dir>/kubeconfig.yaml`.
+    public var kubeconfigPath: String?
+    public var kubeconfigMode: mode_t = 0o600
+    public var nodeName: String
+    public var token: String?
+    /// `--disable-agent`: there is no node agent yet, so this changes nothing today.
+    public var disableAgent = false
+    /// `--datastore-endpoint`: nil for the embedded SQLite store; `postgres://…` for a shared PostgreSQL.
+    public var datastoreEndpoint: String?
+    /// `--etcd-listen-client-urls`: also serve the store's etcd API there (off by default).
+    public var etcdListenClientURLs: [String] = []
+    public var logLevel: Logger.Level = .info
+    public var metricsExposition: (@Sendable () -> [UInt8])?
+
+    public init(dataDirectory: String, nodeName: String) {
+        self.dataDirectory = dataDirectory
+        self.nodeName = nodeName
+    }
+
+    /// k3s keeps its data in /var/lib/rancher/k3s; Kelson uses /var/lib/kelson for root and ~/.kelson otherwise.
+    public static var defaultDataDirectory: String {
+        if getuid() == 0 { return "/var/lib/kelson" }
+        return (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.kelson"
+    }
+
+    /// The store's settings: `kelson etcd`'s, with the database under the data directory.
+    func storeConfiguration() throws -> KelsonConfiguration {
+        var store = KelsonConfiguration()
+        store.name = nodeName
+        store.dataDirectory = dataDirectory + "/db"
+        store.listenClientURLs = etcdListenClientURLs
+        store.advertiseClientURLs = etcdListenClientURLs
+        store.logLevel = logLevel
+        store.metricsExposition = metricsExposition
+        if let endpoint = datastoreEndpoint {
+            if endpoint.hasPrefix("postgres://") || endpoint.hasPrefix("postgresql://") {
+                store.datastore = .postgres(url: endpoint)
+            } else if endpoint.hasPrefix("sqlite://") {
+                store.datastore = .sqlite(directory: String(endpoint.dropFirst("sqlite://".count)))
+            } else {
+                throw KelsonError(
+                    "--datastore-endpoint \(endpoint): use postgres://… or sqlite://DIR (an external etcd through its API is not supported yet)"
+                )
+            }
+        }
+        return store
+    }
+}
+
+public final class ClusterServer: Sendable {
+    public let configuration: ClusterConfiguration
+    public let store: KelsonServer
+    public let apiServer: KubeAPIServer
+    private let logger: Logger
+
+    public init(configuration: ClusterConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        store = try KelsonServer(configuration: configuration.storeConfiguration(), logger: logger)
+        var api = KubeAPIServerConfiguration(
+            dataDirectory: configuration.dataDirectory, nodeName: configuration.nodeName)
+        api.bindAddress = configuration.bindAddress
+        api.httpsPort = configuration.httpsPort
+        api.token = configuration.token
+        api.kubeconfigPath = configuration.kubeconfigPath ?? configuration.dataDirectory + "/kubeconfig.yaml"
+        api.kubeconfigMode = configuration.kubeconfigMode
+        apiServer = try KubeAPIServer(
+            configuration: api, storage: LocalObjectStorage(store: store.store, hub: store.watchHub), logger: logger)
+    }
+
+    public var services: [any Service] { store.services + [APIServerService(server: apiServer)] }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// The API server's listener, until shutdown.
+struct APIServerService: Service {
+    let server: KubeAPIServer
+
+    func run() async throws {
+        _ = try await server.start()
+        try? await gracefulShutdown()
+        await server.shutdown()
+    }
+}

