@@ -78,6 +78,46 @@ public final class HTTPBodyStream: Sendable {
         if runNow { handler() }
     }
 
+    /// For an in-process reader (no connection): the next bytes written, waiting for them; nil once the body is
+    /// finished and read. Cancelling the task cancels the stream (its producer sees `onCancel`).
+    public func read(maximum: Int = 64 * 1024) async -> [UInt8]? {
+        while !Task.isCancelled {
+            let chunk: ([UInt8], Bool)? = await withTaskCancellationHandler {
+                await next(maximum: maximum)
+            } onCancel: {
+                cancel()
+            }
+            guard let (bytes, finished) = chunk else { continue }
+            if !bytes.isEmpty { return bytes }
+            if finished { return nil }
+        }
+        cancel()
+        return nil
+    }
+
+    /// An in-process reader is done with the body: the producer sees the cancellation.
+    public func cancelFromReader() { cancel() }
+
+    private func next(maximum: Int) async -> ([UInt8], Bool)? {
+        await withCheckedContinuation { continuation in
+            let once = Mutex(false)
+            let (bytes, finished) = take(maximum: maximum) {
+                if once.withLock({
+                    let first = !$0; $0 = true; return first
+                }) {
+                    continuation.resume(returning: nil)
+                }
+            }
+            if !bytes.isEmpty || finished || isCancelled {
+                if once.withLock({
+                    let first = !$0; $0 = true; return first
+                }) {
+                    continuation.resume(returning: isCancelled ? ([], true) : (bytes, finished))
+                }
+            }
+        }
+    }
+
     // MARK: The connection's side
 
     /// Up to `maximum` bytes queued so far and whether the body is complete after them. When nothing is queued and
@@ -111,21 +151,25 @@ public final class HTTPBodyStream: Sendable {
 
     /// The client went away: fail waiting writers and run the cancel handlers.
     func cancel() {
-        let (handlers, writers): ([@Sendable () -> Void], [CheckedContinuation<Void, any Error>]) = state.withLock {
-            state in
-            guard !state.cancelled, !(state.finished && state.chunks.isEmpty) else { return ([], []) }
-            state.cancelled = true
-            state.chunks = FIFO()
-            state.headOffset = 0
-            state.bufferedBytes = 0
-            state.wake = nil
-            var writers: [CheckedContinuation<Void, any Error>] = []
-            while let writer = state.writers.popFirst() { writers.append(writer) }
-            let handlers = state.cancelHandlers
-            state.cancelHandlers = []
-            return (handlers, writers)
-        }
+        let (handlers, writers, wake):
+            ([@Sendable () -> Void], [CheckedContinuation<Void, any Error>], (@Sendable () -> Void)?) = state.withLock {
+                state in
+                guard !state.cancelled, !(state.finished && state.chunks.isEmpty) else { return ([], [], nil) }
+                state.cancelled = true
+                state.chunks = FIFO()
+                state.headOffset = 0
+                state.bufferedBytes = 0
+                let wake = state.wake
+                state.wake = nil
+                var writers: [CheckedContinuation<Void, any Error>] = []
+                while let writer = state.writers.popFirst() { writers.append(writer) }
+                let handlers = state.cancelHandlers
+                state.cancelHandlers = []
+                return (handlers, writers, wake)
+            }
         for writer in writers { writer.resume(throwing: Closed()) }
         for handler in handlers { handler() }
+        // A reader waiting in `read` wakes and sees the cancellation.
+        wake?()
     }
 }

@@ -20,21 +20,25 @@ public final class APIHandler: Sendable {
     let discovery: Discovery
     let openAPI: OpenAPIDocuments
     let customResources: CustomResourceCatalogue
-    let authenticate: @Sendable (HTTPRequest) -> AuthenticatedIdentity?
+    let authenticate: @Sendable (HTTPRequest, ObjectRegistry) async -> AuthenticatedIdentity?
     let version: JSONValue
     let serverAddress: String
     private let inFlight = Mutex((reads: 0, mutations: 0))
     /// False until the server is ready (readyz answers 500 until then).
     let ready = Mutex(false)
 
-    public init(
+    init(
         storage: any ObjectStorage, catalogue: ResourceCatalogue = ResourceCatalogue(), serverAddress: String,
-        authenticate: @escaping @Sendable (HTTPRequest) -> AuthenticatedIdentity?,
+        tokens: ServiceAccountTokens? = nil,
+        authenticate: @escaping @Sendable (HTTPRequest, ObjectRegistry) async -> AuthenticatedIdentity?,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.catalogue = catalogue
-        registry = ObjectRegistry(storage: storage, now: now)
-        resources = ResourceHandler(registry: registry, watches: WatchStreamer(registry: registry, now: now), now: now)
+        let registry = ObjectRegistry(storage: storage, now: now)
+        self.registry = registry
+        resources = ResourceHandler(
+            registry: registry, watches: WatchStreamer(registry: registry, now: now),
+            tokens: tokens.map { TokenRequests(registry: registry, tokens: $0, now: now) }, now: now)
         discovery = Discovery(catalogue: catalogue)
         openAPI = OpenAPIDocuments(catalogue: catalogue)
         customResources = CustomResourceCatalogue(registry: registry, catalogue: catalogue, builtins: catalogue.all)
@@ -66,7 +70,7 @@ public final class APIHandler: Sendable {
         case "/version": return Responses.json(version)
         default: break
         }
-        guard authenticate(request) != nil else { return Responses.error(.unauthorized) }
+        guard await authenticate(request, registry) != nil else { return Responses.error(.unauthorized) }
         if request.bodyTooLarge { return Responses.error(.requestTooLarge) }
         let query = QueryParameters(request.query)
         let isWatch = query.flag("watch") || request.path.contains("/watch/")
@@ -98,6 +102,15 @@ public final class APIHandler: Sendable {
         }
     }
 
+    /// A request from inside the process (`KubeClient`): no authentication, no in-flight bound.
+    func serve(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await route(request)
+        } catch {
+            return Responses.error(error)
+        }
+    }
+
     private func route(_ request: HTTPRequest) async throws(KubeError) -> HTTPResponse {
         let path =
             request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
@@ -119,7 +132,7 @@ public final class APIHandler: Sendable {
                 return HTTPResponse(
                     status: 200,
                     // kube-openapi answers with a dot where the Accept has "@": Go's mime parser refuses "@".
-                    headers: [("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")],
+                    headers: [("Content-Type", GnosticOpenAPIv2.responseMediaType)],
                     body: openAPI.swaggerProtobuf())
             }
             return Responses.json(swagger)

@@ -55,8 +55,10 @@ public final class KubeAPIServer: Sendable {
         let serviceAccounts = ServiceAccountTokens(signingKey: pki.serviceAccountKey)
         let host = configuration.bindAddress == "0.0.0.0" ? "127.0.0.1" : configuration.bindAddress
         let address = host.contains(":") ? "[\(host)]:\(configuration.httpsPort)" : "\(host):\(configuration.httpsPort)"
-        handler = APIHandler(storage: storage, serverAddress: address) { request in
-            Self.authenticate(request, certificates: certificates, token: staticToken, serviceAccounts: serviceAccounts)
+        handler = APIHandler(storage: storage, serverAddress: address, tokens: serviceAccounts) { request, registry in
+            await Self.authenticate(
+                request, certificates: certificates, token: staticToken, serviceAccounts: serviceAccounts,
+                registry: registry)
         }
         var router = GRPCServerRouter()
         handler.register(into: &router)
@@ -70,11 +72,12 @@ public final class KubeAPIServer: Sendable {
     }
 
     /// Client certificate first (kubectl with the written kubeconfig), then a bearer token: the `--token`, or a
-    /// service account's.
+    /// service account's, which counts only while that service account (and the pod it is bound to) still
+    /// exists with the same uid, as kube-apiserver checks.
     static func authenticate(
         _ request: HTTPRequest, certificates: ClientCertificateAuthenticator, token: StaticTokenAuthenticator?,
-        serviceAccounts: ServiceAccountTokens
-    ) -> AuthenticatedIdentity? {
+        serviceAccounts: ServiceAccountTokens, registry: ObjectRegistry
+    ) async -> AuthenticatedIdentity? {
         if let der = request.peerCertificate, let certificate = try? Certificate(derEncoded: der),
             let identity = try? certificates.authenticate(certificate: certificate)
         {
@@ -84,7 +87,11 @@ public final class KubeAPIServer: Sendable {
             let bearer = StaticTokenAuthenticator.bearerToken(fromAuthorization: authorization)
         else { return nil }
         if let identity = token?.authenticate(bearerToken: bearer) { return identity }
-        if let account = try? serviceAccounts.verify(bearer) {
+        if let account = try? serviceAccounts.verify(bearer),
+            await Self.stillExists(
+                "serviceaccounts", namespace: account.namespace, account.serviceAccount, registry: registry),
+            await Self.stillExists("pods", namespace: account.namespace, account.pod, registry: registry)
+        {
             return AuthenticatedIdentity(
                 user: "system:serviceaccount:\(account.namespace):\(account.serviceAccount.name)",
                 uid: account.serviceAccount.uid,
@@ -94,6 +101,18 @@ public final class KubeAPIServer: Sendable {
                 ])
         }
         return nil
+    }
+
+    private static func stillExists(
+        _ plural: String, namespace: String, _ bound: TokenBoundObject?, registry: ObjectRegistry
+    ) async -> Bool {
+        guard let bound else { return true }
+        guard let resource = BuiltinResources.all.first(where: { $0.group.isEmpty && $0.plural == plural }) else {
+            return false
+        }
+        let target = RequestTarget(groupVersion: resource.groupVersion, resource: resource, namespace: namespace)
+        guard let object = try? await registry.get(target, name: bound.name) else { return false }
+        return object[path: "metadata", "uid"]?.stringValue == bound.uid
     }
 
     /// Starts listening, makes the namespaces every cluster has, writes the kubeconfig, and marks the server ready.

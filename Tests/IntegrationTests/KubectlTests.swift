@@ -122,6 +122,15 @@ extension IntegrationTests {
             let explain = try k.run("explain", "deployment.spec.replicas")
             #expect(explain.stdout.contains("replicas"), "\(explain)")
 
+            // replace (PUT) and edit (an editor changes the object; kubectl sends a strategic merge patch).
+            try cluster.write(
+                "replace.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: nine\n")
+            #expect(
+                try k.run("replace", "-f", cluster.path("replace.yaml")).stdout.contains("configmap/settings replaced"))
+            let edited = try k.run("edit", "cm", "settings", environment: ["KUBE_EDITOR=sed -i s/nine/ten/"])
+            #expect(edited.stdout.contains("configmap/settings edited"), "\(edited)")
+            #expect(try k.run("get", "cm", "settings", "-o", "jsonpath={.data.a}").stdout == "ten")
+
             // Delete, and what a get says after.
             #expect(try k.run("delete", "cm", "settings").stdout.contains("deleted"))
             let gone = try k.run("get", "cm", "settings", expectFailure: true)
@@ -153,6 +162,210 @@ extension IntegrationTests {
             let version = try Curl.run(["-sk", "-i", cluster.url + "/version"])
             #expect(version.description.contains("gitVersion"), "\(version)")
         }
+
+        /// Bad input gets kube-apiserver's status code, reason and message, and changes nothing stored.
+        @Test func badInputGetsExactAnswers() throws {
+            let cluster = try ClusterProcess.start()
+            defer { cluster.stop() }
+            let path = "/api/v1/namespaces/default/configmaps"
+            func status(_ result: CurlResult) -> (Int, String, String) {
+                let object = JSONNormalizer.object(result.body) ?? [:]
+                return (result.statusCode, object["reason"] as? String ?? "", object["message"] as? String ?? "")
+            }
+
+            let truncated = try cluster.api(
+                "POST", path, body: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{")
+            #expect(
+                status(truncated) == (
+                    400, "BadRequest",
+                    "the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: unexpected end of JSON input ({\"apiVersion\":\"v1\",\"kind\":\"Con ...)"
+                ), "\(truncated)")
+
+            let wrongVersion = try cluster.api(
+                "POST", path, body: "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}")
+            #expect(
+                status(wrongVersion) == (
+                    400, "BadRequest",
+                    "the API version in the data (apps/v1) does not match the expected API version (v1)"
+                ), "\(wrongVersion)")
+
+            let wrongKind = try cluster.api(
+                "POST", path, body: "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"x\"}}")
+            #expect(wrongKind.statusCode == 400, "\(wrongKind)")
+            #expect(
+                status(wrongKind).2.hasPrefix("Secret in version \"v1\" cannot be handled as a ConfigMap"),
+                "\(wrongKind)")
+
+            let badName = try cluster.api(
+                "POST", path, body: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"UPPER\"}}")
+            #expect(badName.statusCode == 422, "\(badName)")
+            #expect(status(badName).1 == "Invalid")
+            #expect(
+                status(badName).2.hasPrefix(
+                    "ConfigMap \"UPPER\" is invalid: metadata.name: Invalid value: \"UPPER\": a lowercase RFC 1123 subdomain"
+                ), "\(badName)")
+
+            let noName = try cluster.api("POST", path, body: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}")
+            #expect(
+                status(noName) == (
+                    422, "Invalid",
+                    "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required"
+                ), "\(noName)")
+
+            let unknownField = try cluster.api(
+                "POST", path + "?fieldValidation=Strict",
+                body: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"},\"bogus\":1}")
+            #expect(
+                status(unknownField) == (
+                    400, "BadRequest",
+                    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""
+                ), "\(unknownField)")
+            let warned = try cluster.api(
+                "POST", path + "?fieldValidation=Warn",
+                body: "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"warned\"},\"bogus\":1}")
+            #expect(warned.statusCode == 201, "\(warned)")
+            #expect(warned.headers["warning"] == "299 - \"unknown field \\\"bogus\\\"\"", "\(warned)")
+            #expect(!warned.body.contains("bogus"), "unknown fields are not stored: \(warned)")
+
+            let oversize = try cluster.api("POST", path, body: String(repeating: " ", count: 3 * 1024 * 1024 + 1))
+            #expect(
+                status(oversize) == (413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"),
+                "\(oversize.statusCode)")
+
+            let cbor = try cluster.api("POST", path, body: "x", contentType: "application/cbor")
+            #expect(cbor.statusCode == 415, "\(cbor)")
+
+            let unknownPath = try cluster.api("GET", "/apis/nope.example.com/v1/things")
+            #expect(
+                status(unknownPath) == (404, "NotFound", "the server could not find the requested resource"),
+                "\(unknownPath)")
+
+            let created = try cluster.api(
+                "POST", path,
+                body:
+                    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\"},\"data\":{\"a\":\"1\"}}"
+            )
+            #expect(created.statusCode == 201, "\(created)")
+            let stale = try cluster.api(
+                "PUT", path + "/kept",
+                body:
+                    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\",\"resourceVersion\":\"1\"},\"data\":{\"a\":\"2\"}}"
+            )
+            #expect(
+                status(stale) == (
+                    409, "Conflict",
+                    "Operation cannot be fulfilled on configmaps \"kept\": the object has been modified; please apply your changes to the latest version and try again"
+                ), "\(stale)")
+            let badPatch = try cluster.api(
+                "PATCH", path + "/kept", body: "[{\"op\":\"remove\",\"path\":\"/data/nope\"}]",
+                contentType: "application/json-patch+json")
+            #expect(badPatch.statusCode == 422, "\(badPatch)")
+            let badSelector = try cluster.api("GET", path + "?labelSelector=a%20in%20(b")
+            #expect(badSelector.statusCode == 400, "\(badSelector)")
+
+            // Nothing above changed what is stored.
+            let list = try cluster.api("GET", path)
+            let names = ((JSONNormalizer.object(list.body)?["items"] as? [[String: Any]]) ?? []).compactMap {
+                ($0["metadata"] as? [String: Any])?["name"] as? String
+            }
+            #expect(names.sorted() == ["kept", "warned"], "\(list)")
+            let kept = try cluster.api("GET", path + "/kept")
+            #expect(kept.body.contains("\"a\":\"1\""), "\(kept)")
+
+            // HTTP/1.1 as well as HTTP/2, and a watch that starts before a compaction point answers 410 in-band.
+            let overHTTP1 = try cluster.api("GET", path + "/kept", http1: true)
+            #expect(overHTTP1.httpVersion == "HTTP/1.1" && overHTTP1.statusCode == 200, "\(overHTTP1)")
+        }
+
+        /// A data directory written by an earlier version (committed under Fixtures/) opens unchanged: same CA, same
+        /// objects with the same uids.
+        @Test func fixtureDataDirectoryStillLoads() throws {
+            let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/cluster-v1").path
+            let cluster = try ClusterProcess.start(copying: fixture)
+            defer { cluster.stop() }
+            let k = Kubectl(binary: "\(Self.kubectlDirectory)/kubectl.1.33", cluster: cluster)
+            let uid = try k.run(
+                "get", "cm", "-n", "team-a", "settings", "-o",
+                "jsonpath={.metadata.uid} {.data.greeting} {.metadata.labels.fixture}")
+            #expect(uid.stdout == "bc64bacc-9875-4727-ba24-a7be41bb5243 hello v1", "\(uid)")
+            let secret = try k.run("get", "secret", "-n", "team-a", "token", "-o", "jsonpath={.data.password}")
+            #expect(secret.stdout == Data("s3cret".utf8).base64EncodedString(), "\(secret)")
+            #expect(
+                try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
+                    == "nginx:1.28")
+            let authority = try String(contentsOfFile: fixture + "/tls/server-ca.crt", encoding: .utf8)
+            #expect(try String(contentsOfFile: cluster.path("tls/server-ca.crt"), encoding: .utf8) == authority)
+            // And it keeps taking writes.
+            _ = try k.run("create", "configmap", "later", "-n", "team-a", "--from-literal=a=b")
+        }
+
+        /// A CustomResourceDefinition makes its kind served at once: create, list, get, Table, delete.
+        @Test func customResources() throws {
+            let cluster = try ClusterProcess.start()
+            defer { cluster.stop() }
+            let k = Kubectl(binary: "\(Self.kubectlDirectory)/kubectl.1.33", cluster: cluster)
+            try cluster.write("crd.yaml", Self.crontabDefinition)
+            #expect(
+                try k.run("apply", "-f", cluster.path("crd.yaml")).stdout.contains(
+                    "crontabs.stable.example.com created"))
+            _ = try k.run("wait", "--for", "condition=established", "crd/crontabs.stable.example.com", "--timeout=10s")
+            try cluster.write(
+                "cr.yaml",
+                "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: nightly\nspec:\n  cronSpec: \"* * * * */5\"\n  image: my-cron\n"
+            )
+            #expect(
+                try k.run("apply", "-f", cluster.path("cr.yaml")).stdout.contains(
+                    "crontab.stable.example.com/nightly created"))
+            let table = try k.run("get", "crontabs")
+            #expect(table.stdout.contains("nightly"), "\(table)")
+            #expect(table.stdout.contains("SPEC"), "printer columns: \(table)")
+            #expect(try k.run("get", "ct", "nightly", "-o", "jsonpath={.spec.image}").stdout == "my-cron")
+            _ = try k.run("patch", "crontab", "nightly", "--type=merge", "-p", "{\"spec\":{\"image\":\"other\"}}")
+            #expect(try k.run("get", "crontab", "nightly", "-o", "jsonpath={.spec.image}").stdout == "other")
+            #expect(try k.run("api-resources", "--api-group=stable.example.com").stdout.contains("crontabs"))
+            _ = try k.run("delete", "crd", "crontabs.stable.example.com")
+            let gone = try k.run("get", "crontabs", expectFailure: true)
+            // kube-apiserver answers a vanished kind's list with 404 too (kubectl's cached discovery still names it).
+            #expect(gone.stderr.contains("the server could not find the requested resource"), "\(gone)")
+        }
+
+        static let crontabDefinition = """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata:
+              name: crontabs.stable.example.com
+            spec:
+              group: stable.example.com
+              scope: Namespaced
+              names:
+                plural: crontabs
+                singular: crontab
+                kind: CronTab
+                shortNames: [ct]
+              versions:
+              - name: v1
+                served: true
+                storage: true
+                schema:
+                  openAPIV3Schema:
+                    type: object
+                    properties:
+                      spec:
+                        type: object
+                        properties:
+                          cronSpec: {type: string}
+                          image: {type: string}
+                          replicas: {type: integer, minimum: 1, default: 1}
+                additionalPrinterColumns:
+                - name: Spec
+                  type: string
+                  jsonPath: .spec.cronSpec
+                - name: Replicas
+                  type: integer
+                  jsonPath: .spec.replicas
+
+            """
 
         /// The Python `kubernetes` client from PyPI: typed CRUD, a dict patch, watch, errors, the dynamic client.
         @Test func pythonClient() throws {
@@ -203,17 +416,39 @@ final class ClusterProcess {
     private(set) var url = ""
 
     var kubeconfig: String { directory + "/kubeconfig.yaml" }
+    static let token = "test-admin-token"
+
+    /// One request with the admin token, over HTTP/2 unless `http1`; the body as sent.
+    func api(
+        _ method: String, _ path: String, body: String? = nil, contentType: String = "application/json",
+        headers: [String] = [], http1: Bool = false
+    ) throws -> CurlResult {
+        var arguments = ["-k", "-X", method, "-H", "Authorization: Bearer \(Self.token)"]
+        arguments.append(http1 ? "--http1.1" : "--http2")
+        for header in headers { arguments += ["-H", header] }
+        if let body {
+            let file = self.path("body-\(UUID().uuidString)")
+            try body.write(toFile: file, atomically: true, encoding: .utf8)
+            arguments += ["-H", "Content-Type: \(contentType)", "--data-binary", "@\(file)"]
+        }
+        return try Curl.run(arguments + [url + path])
+    }
 
     private init(directory: String) {
         self.directory = directory
         process = Process()
     }
 
-    static func start() throws -> ClusterProcess {
+    /// A server on a fresh data directory, or on a copy of `source`.
+    static func start(copying source: String? = nil) throws -> ClusterProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "kelson-cluster-\(UUID().uuidString)"
         ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let source {
+            try FileManager.default.copyItem(atPath: source, toPath: directory)
+        } else {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
         let cluster = ClusterProcess(directory: directory)
         try cluster.launch()
         return cluster
@@ -229,7 +464,7 @@ final class ClusterProcess {
         try? FileManager.default.removeItem(atPath: kubeconfig)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Locations.kelson)
-        process.arguments = ["server", "--data-dir", directory, "--https-listen-port", "0"]
+        process.arguments = ["server", "--data-dir", directory, "--https-listen-port", "0", "--token", Self.token]
         let log = path("server.log")
         if !FileManager.default.fileExists(atPath: log) {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -287,8 +522,11 @@ struct Kubectl {
     private var common: [String] { ["--kubeconfig", cluster.kubeconfig, "--cache-dir", cluster.path("kube-cache")] }
 
     @discardableResult
-    func run(_ arguments: String..., expectFailure: Bool = false) throws -> KelsonRun {
-        let result = try KelsonRun.run(executable: binary, common + arguments, watchdog: 60)
+    func run(_ arguments: String..., expectFailure: Bool = false, environment: [String] = []) throws -> KelsonRun {
+        let result =
+            environment.isEmpty
+            ? try KelsonRun.run(executable: binary, common + arguments, watchdog: 60)
+            : try KelsonRun.run(executable: "/usr/bin/env", environment + [binary] + common + arguments, watchdog: 60)
         if expectFailure {
             #expect(result.exitCode != 0, "kubectl \(arguments.joined(separator: " ")) should fail: \(result.stdout)")
         } else {

@@ -150,21 +150,33 @@ enum WorkloadPrinters {
             TableColumn(name: "Active", type: "integer", description: "The number of currently running jobs."),
             TableColumn(name: "Last Schedule", type: "string", description: "When a job was last scheduled."),
             .ageColumn, .containersColumn, .imagesColumn, .selectorColumn,
-        ]
-    ) { object, now in
+        ],
+        cells: cronJobCells
+    )
+
+    // A function of its own rather than a closure: Swift 6.3.1's optimizer crashed (CopyPropagation) on the
+    // closure form in release builds.
+    private static func cronJobCells(_ object: JSONValue, _ now: Date) -> [JSONValue] {
         let cronJob = PrintedObject(object)
         let spec = cronJob["spec"]
-        let lastSchedule = cronJob["status", "lastScheduleTime"].timestamp
-        let suspend = spec["suspend"].optionalBool.map { $0 ? "True" : "False" } ?? "<unset>"
+        var suspend = "<unset>"
+        if let value = spec["suspend"].optionalBool { suspend = value ? "True" : "False" }
+        var lastSchedule = "<none>"
+        if let time = cronJob["status", "lastScheduleTime"].timestamp {
+            lastSchedule = HumanDuration.age(of: time, now: now)
+        }
+        var timeZone = "<none>"
+        if let zone = spec["timeZone"].optionalString { timeZone = zone }
         let jobSpec = spec["jobTemplate", "spec"]
-        let (names, images) = LabelText.containerCells(jobSpec["template", "spec", "containers"])
-        return [
-            .string(cronJob.name), .string(spec["schedule"].string),
-            .string(spec["timeZone"].optionalString ?? "<none>"),
-            .string(suspend), .int(Int64(cronJob["status", "active"].count)),
-            .string(lastSchedule.map { HumanDuration.age(of: $0, now: now) } ?? "<none>"),
-            .string(cronJob.age(now: now)), names, images,
-            .string(LabelText.formatLabelSelector(jobSpec["selector"])),
-        ]
+        let containers = LabelText.containerCells(jobSpec["template", "spec", "containers"])
+        var cells: [JSONValue] = [.string(cronJob.name), .string(spec["schedule"].string), .string(timeZone)]
+        cells.append(.string(suspend))
+        cells.append(.int(Int64(cronJob["status", "active"].count)))
+        cells.append(.string(lastSchedule))
+        cells.append(.string(cronJob.age(now: now)))
+        cells.append(containers.0)
+        cells.append(containers.1)
+        cells.append(.string(LabelText.formatLabelSelector(jobSpec["selector"])))
+        return cells
     }
 }

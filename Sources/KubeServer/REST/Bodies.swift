@@ -1,3 +1,4 @@
+import Foundation
 import GRPCWire
 import KubeAPI
 
@@ -13,7 +14,9 @@ enum Bodies {
 
     /// The object in a create or update body, with the paths of fields it names twice (strict validation
     /// reports them).
-    static func decodeObject(_ request: HTTPRequest) throws(KubeError) -> (object: JSONValue, duplicates: [String]) {
+    static func decodeObject(_ request: HTTPRequest, kind: String = "Object") throws(KubeError)
+        -> (object: JSONValue, duplicates: [String])
+    {
         let type = mediaType(request)
         switch type {
         case "", "application/json", "*/*":
@@ -22,7 +25,7 @@ enum Bodies {
                 return (value, duplicates)
             } catch {
                 throw .badRequest(
-                    "the object provided is unrecognized (must be of type Object): couldn't get version/kind; json parse error: \(error.message)"
+                    "the object provided is unrecognized (must be of type \(kind)): couldn't get version/kind; json parse error: \(error.message) (\(summarize(request.body)))"
                 )
             }
         case "application/yaml", "application/apply-patch+yaml":
@@ -48,6 +51,16 @@ enum Bodies {
                 "the object provided is unrecognized (must be of type Object): couldn't get version/kind; json parse error: \(error.message)"
             )
         }
+    }
+
+    /// kube-apiserver's `summarizeData(body, 30)`, quoted in decode errors: the first 30 bytes of a JSON body
+    /// (` ...` after), hex for anything else, `<empty>` for nothing.
+    static func summarize(_ body: [UInt8]) -> String {
+        guard let first = body.first else { return "<empty>" }
+        let head = body.prefix(30)
+        let more = body.count > 30 ? " ..." : ""
+        if first == UInt8(ascii: "{") { return String(decoding: head, as: UTF8.self) + more }
+        return head.map { String(format: "%02x", $0) }.joined() + more
     }
 
     static func parseYAML(_ bytes: [UInt8]) throws(KubeError) -> JSONValue {

@@ -27,6 +27,14 @@ struct FieldValidation: Sendable {
         to object: JSONValue, resource: ResourceType, decoding: UnknownFields.Decoding = .jsonBody,
         duplicatePaths: [String] = []
     ) throws(KubeError) -> JSONValue {
+        if resource.definition != nil {
+            // A custom resource: its definition's schema prunes unknown fields and fills defaults, as
+            // apiextensions-apiserver does (unknown fields are dropped silently, whatever the directive).
+            guard let schema = CustomResourceSchemas.schema(for: resource, version: resource.version) else {
+                return object
+            }
+            return schema.applyDefaults(schema.prune(object))
+        }
         guard let name = resource.schemaName, let schema = KubeSchemaCatalogue.shared.definition(named: name) else {
             return object
         }

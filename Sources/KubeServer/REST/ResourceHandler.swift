@@ -7,6 +7,7 @@ import KubeAPI
 struct ResourceHandler: Sendable {
     let registry: ObjectRegistry
     let watches: WatchStreamer
+    let tokens: TokenRequests?
     let now: @Sendable () -> Date
 
     func handle(_ request: HTTPRequest, target: RequestTarget) async throws(KubeError) -> HTTPResponse {
@@ -15,6 +16,10 @@ struct ResourceHandler: Sendable {
         if let subresource = target.subresource {
             guard let known = ResourceType.Subresource(rawValue: subresource), resource.subresources.contains(known)
             else { throw .unknownPath }
+            if known == .token, request.method == "POST", let name = target.name, let tokens {
+                let (body, _) = try Bodies.decodeObject(request)
+                return Responses.json(try await tokens.create(body, target: target, name: name), status: 201)
+            }
             guard known == .status || known == .scale else {
                 throw .methodNotSupported(
                     resource.plural + "/" + subresource, group: resource.group, verb: request.method.lowercased())
@@ -32,14 +37,14 @@ struct ResourceHandler: Sendable {
         case ("POST", nil):
             let warnings = WarningSink()
             let validation = try FieldValidation(query: query, warnings: warnings)
-            let (body, duplicates) = try Bodies.decodeObject(request)
+            let (body, duplicates) = try Bodies.decodeObject(request, kind: resource.kind)
             let object = try validation.apply(to: body, resource: resource, duplicatePaths: duplicates)
             let created = try await registry.create(target, object: object, options: writeOptions(query))
             return Responses.json(created, status: query["dryRun"] == "All" ? 200 : 201).adding(warnings)
         case ("PUT", let name?):
             let warnings = WarningSink()
             let validation = try FieldValidation(query: query, warnings: warnings)
-            let (body, duplicates) = try Bodies.decodeObject(request)
+            let (body, duplicates) = try Bodies.decodeObject(request, kind: resource.kind)
             let object =
                 target.subresource == "scale"
                 ? body : try validation.apply(to: body, resource: resource, duplicatePaths: duplicates)
@@ -122,6 +127,12 @@ struct ResourceHandler: Sendable {
         -> HTTPResponse
     {
         let options = try Self.listOptions(query, resource: target.resource)
+        if case .object = Responses.representation(accept: request.header("accept"), query: query),
+            options.labelSelector == nil, options.fieldSelector == nil,
+            target.groupVersion == target.resource.groupVersion
+        {
+            return try await encodedList(target: target, options: options)
+        }
         let result = try await registry.list(target, options: options)
         var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
         if let token = result.continueToken { metadata["continue"] = .string(token) }
@@ -130,6 +141,28 @@ struct ResourceHandler: Sendable {
         }
         return render(
             result.items, single: false, request: request, target: target, query: query, listMetadata: metadata)
+    }
+
+    /// The common list (no selectors, stable version) written straight from the stored bytes.
+    private func encodedList(target: RequestTarget, options: ObjectRegistry.ListOptions) async throws(KubeError)
+        -> HTTPResponse
+    {
+        let (items, result) = try await registry.listEncoded(target, options: options)
+        var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
+        if let token = result.continueToken { metadata["continue"] = .string(token) }
+        if let remaining = result.remainingItemCount, remaining > 0 { metadata["remainingItemCount"] = .int(remaining) }
+        var body: [UInt8] = []
+        body.reserveCapacity(items.reduce(256) { $0 + $1.count + 1 })
+        body += Array(
+            "{\"kind\":\"\(target.resource.listKind)\",\"apiVersion\":\"\(target.groupVersion)\",\"metadata\":".utf8)
+        JSONValue.object(metadata).serialize(into: &body)
+        body += Array(",\"items\":[".utf8)
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += item
+        }
+        body += Array("]}".utf8)
+        return HTTPResponse(status: 200, headers: [("Content-Type", Responses.jsonType)], body: body)
     }
 
     private func render(

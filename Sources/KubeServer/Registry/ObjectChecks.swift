@@ -7,8 +7,10 @@ enum ObjectChecks {
         guard case .object = object else { throw .badRequest("the body of the request was not a JSON object") }
         let resource = target.resource
         if let kind = object["kind"]?.stringValue, !kind.isEmpty, kind != resource.kind {
+            // transformDecodeError's form when the body names a kind (the cause is Kelson's own words).
+            let version = GroupVersion(apiVersion: object["apiVersion"]?.stringValue ?? "")?.version ?? ""
             throw .badRequest(
-                "the object provided is unrecognized (must be of type \(resource.kind)): couldn't get version/kind; json parse error: kind \(kind) does not match \(resource.kind)"
+                "\(kind) in version \"\(version)\" cannot be handled as a \(resource.kind): the body is a \(kind), not a \(resource.kind)"
             )
         }
         if let apiVersion = object["apiVersion"]?.stringValue, !apiVersion.isEmpty {

@@ -70,7 +70,8 @@ struct ObjectRegistry: Sendable {
             let result = try await call({ () async throws(StorageFailure) in
                 try await storage.list(prefix: prefix, startKey: nextKey, limit: page, revision: readRevision)
             })
-            readRevision = result.revision
+            // etcd answers with its current revision; a read at a past one stays at that one.
+            if readRevision == 0 { readRevision = result.revision }
             var lastKey: String?
             for stored in result.objects {
                 lastKey = stored.key
@@ -91,6 +92,46 @@ struct ObjectRegistry: Sendable {
         let token =
             more ? nextKey.map { ContinueToken.encode(revision: readRevision, startKey: $0, prefix: prefix) } : nil
         return ListResult(items: items, revision: readRevision, continueToken: token, remainingItemCount: remaining)
+    }
+
+    /// A list without selectors in the stable version, as the bytes of each object (`StoredForm.spliced`: no
+    /// parsing), paged like `list`.
+    func listEncoded(_ target: RequestTarget, options: ListOptions) async throws(KubeError)
+        -> (items: [[UInt8]], result: ListResult)
+    {
+        let resource = target.resource
+        let prefix = resource.keyPrefix(namespace: target.namespace)
+        var revision: Int64 = 0
+        var startKey: String?
+        if let token = options.continueToken, !token.isEmpty {
+            (revision, startKey) = try ContinueToken.decode(token, prefix: prefix)
+        } else if let version = options.resourceVersion, !version.isEmpty, version != "0" {
+            guard let requested = Int64(version), requested > 0 else {
+                throw .badRequest("invalid resource version: \(version)")
+            }
+            if options.resourceVersionMatch == "Exact" { revision = requested }
+        }
+        let page = try await call({ () async throws(StorageFailure) in
+            try await storage.list(prefix: prefix, startKey: startKey, limit: options.limit, revision: revision)
+        })
+        var items: [[UInt8]] = []
+        items.reserveCapacity(page.objects.count)
+        for stored in page.objects {
+            if let bytes = StoredForm.spliced(stored, resource: resource) {
+                items.append(bytes)
+            } else {
+                items.append(try StoredForm.decode(stored, as: target.groupVersion, resource: resource).serialized())
+            }
+        }
+        // etcd answers with its current revision; a read at a past one stays at that one.
+        let readRevision = revision != 0 ? revision : page.revision
+        var result = ListResult(items: [], revision: readRevision)
+        if page.more, let last = page.objects.last {
+            result.continueToken = ContinueToken.encode(
+                revision: readRevision, startKey: last.key + "\u{0}", prefix: prefix)
+            result.remainingItemCount = page.count - Int64(page.objects.count)
+        }
+        return (items, result)
     }
 
     func matches(_ object: JSONValue, resource: ResourceType, options: ListOptions) -> Bool {

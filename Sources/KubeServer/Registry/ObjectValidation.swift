@@ -10,6 +10,12 @@ enum ObjectValidation {
                 metadata.validateCreate(object["metadata"])
             }
         errors += kindErrors(object, resource: resource)
+        if resource.definition != nil,
+            let schema = CustomResourceSchemas.schema(for: resource, version: resource.version)
+        {
+            let schemaErrors = if let old { schema.validateUpdate(object, old: old) } else { schema.validate(object) }
+            errors += schemaErrors
+        }
         return errors
     }
 

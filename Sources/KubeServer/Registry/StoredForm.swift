@@ -5,11 +5,35 @@ import KubeAPI
 /// at kube-apiserver's key layout (`ResourceType.key`), in the kind's stable version, with
 /// `metadata.resourceVersion` left out, as kube-apiserver leaves it out: the resource version *is* the key's mod
 /// revision, filled in on every read.
+///
+/// The stored JSON always begins `{"apiVersion":…,"kind":…,"metadata":{`, so a list can be answered by splicing
+/// each object's resource version into its bytes (`spliced`) without parsing it.
 enum StoredForm {
     static func encode(_ object: JSONValue) -> [UInt8] {
-        var stored = object
+        guard case .object(let fields) = object else { return object.serialized() }
+        var ordered = JSONObject()
+        for key in ["apiVersion", "kind", "metadata"] { ordered[key] = fields[key] }
+        if ordered["metadata"] == nil { ordered["metadata"] = .object(JSONObject()) }
+        for (key, value) in fields where ordered[key] == nil { ordered[key] = value }
+        var stored = JSONValue.object(ordered)
         stored[path: "metadata", "resourceVersion"] = nil
         return stored.serialized()
+    }
+
+    /// The object's bytes as a client sees them in its stable version, with `"resourceVersion":"N"` put first in
+    /// its metadata; nil when the stored bytes do not begin as `encode` writes them (then decode and re-encode).
+    static func spliced(_ stored: StoredObject, resource: ResourceType) -> [UInt8]? {
+        let prefix = Array(
+            "{\"apiVersion\":\"\(resource.groupVersion)\",\"kind\":\"\(resource.kind)\",\"metadata\":{".utf8)
+        let value = stored.value
+        guard value.count > prefix.count, value.starts(with: prefix) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(value.count + 32)
+        bytes += prefix
+        bytes += Array("\"resourceVersion\":\"\(stored.modRevision)\"".utf8)
+        if value[prefix.count] != UInt8(ascii: "}") { bytes.append(UInt8(ascii: ",")) }
+        bytes += value[prefix.count...]
+        return bytes
     }
 
     /// The object as a client sees it: its resource version filled in, in the version the client asked for.
