@@ -128,8 +128,10 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
             if version != .http1_0 { headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
             if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
             let status = HTTPResponseStatus(statusCode: response.status)
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))))
-                .whenComplete { _ in }
+            // Flushed at once: a watch may say nothing for minutes, and its client waits for the head first.
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
+                promise: nil)
             streaming = (stream, request, keepAlive)
             pullStreamedBody(context)
             return

@@ -32,7 +32,7 @@ struct ResourceHandler: Sendable {
         case ("GET", let name?), ("HEAD", let name?):
             let object = try await registry.get(target, name: name)
             if target.subresource == "scale" { return Responses.json(Scale.view(of: object, resource: resource)) }
-            return render(
+            return await render(
                 [object], single: true, request: request, target: target, query: query, listMetadata: JSONObject())
         case ("POST", nil):
             let warnings = WarningSink()
@@ -139,7 +139,7 @@ struct ResourceHandler: Sendable {
         if let remaining = result.remainingItemCount, remaining > 0 {
             metadata["remainingItemCount"] = .int(remaining)
         }
-        return render(
+        return await render(
             result.items, single: false, request: request, target: target, query: query, listMetadata: metadata)
     }
 
@@ -168,8 +168,13 @@ struct ResourceHandler: Sendable {
     private func render(
         _ objects: [JSONValue], single: Bool, request: HTTPRequest, target: RequestTarget, query: QueryParameters,
         listMetadata: JSONObject
-    ) -> HTTPResponse {
+    ) async -> HTTPResponse {
         switch Responses.representation(accept: request.header("accept"), query: query) {
+        case .table(let includeObject) where !single:
+            let bytes = await Responses.tableBytes(
+                objects, resource: target.resource, listMetadata: listMetadata, includeObject: includeObject,
+                now: now())
+            return HTTPResponse(status: 200, headers: [("Content-Type", Responses.tableType)], body: bytes)
         case .table(let includeObject):
             var metadata = listMetadata
             if single, let version = objects.first?[path: "metadata", "resourceVersion"] {

@@ -10,6 +10,7 @@ struct ObjectRegistry: Sendable {
 
     /// Attempts at a read-modify-write before giving up on a key others keep changing.
     static let updateAttempts = 16
+    static let generatedNameAttempts = 8
 
     // MARK: Reads
 
@@ -73,9 +74,19 @@ struct ObjectRegistry: Sendable {
             // etcd answers with its current revision; a read at a past one stays at that one.
             if readRevision == 0 { readRevision = result.revision }
             var lastKey: String?
-            for stored in result.objects {
+            let version = target.groupVersion
+            let decoded: [JSONValue]
+            do {
+                decoded = try await ParallelMap.map(result.objects) { stored in
+                    try StoredForm.decode(stored, as: version, resource: resource)
+                }
+            } catch let error as KubeError {
+                throw error
+            } catch {
+                throw .internalError("\(error)")
+            }
+            for (stored, object) in zip(result.objects, decoded) {
                 lastKey = stored.key
-                let object = try StoredForm.decode(stored, as: target.groupVersion, resource: resource)
                 if filtering, !matches(object, resource: resource, options: options) { continue }
                 items.append(object)
                 if options.limit > 0, items.count == options.limit { break }
@@ -167,10 +178,12 @@ struct ObjectRegistry: Sendable {
         if let version = object[path: "metadata", "resourceVersion"]?.stringValue, !version.isEmpty {
             throw .badRequest("resourceVersion should not be set on objects to be created")
         }
+        var generatedFrom: String?
         if (object[path: "metadata", "name"]?.stringValue ?? "").isEmpty,
             let prefix = object[path: "metadata", "generateName"]?.stringValue, !prefix.isEmpty
         {
             object[path: "metadata", "name"] = .string(NameGenerator.generateName(base: prefix))
+            generatedFrom = prefix
         }
         object[path: "metadata", "uid"] = .string(UUID().uuidString.lowercased())
         object[path: "metadata", "creationTimestamp"] = .string(APITime.format(now()))
@@ -178,20 +191,28 @@ struct ObjectRegistry: Sendable {
         object[path: "metadata", "deletionGracePeriodSeconds"] = nil
         Strategy.prepareForCreate(&object, resource: resource, now: APITime.format(now()))
         try ObjectChecks.validate(object, resource: resource, old: nil)
-        let name = object[path: "metadata", "name"]?.stringValue ?? ""
+        var name = object[path: "metadata", "name"]?.stringValue ?? ""
         VersionViews.store(&object, from: target.groupVersion, resource: resource)
         if options.dryRun {
             VersionViews.present(&object, as: target.groupVersion, resource: resource)
             return object
         }
-        let key = resource.key(namespace: target.namespace, name: name)
-        let revision: Int64
-        do throws(StorageFailure) {
-            revision = try await storage.create(key, value: StoredForm.encode(object))
-        } catch .alreadyExists {
-            throw .alreadyExists(resource.plural, group: resource.group, name: name)
-        } catch {
-            throw Self.kubeError(error)
+        var revision: Int64 = 0
+        // A generated name that is taken gets another (kube-apiserver's RetryGenerateName: 8 tries in all).
+        for attempt in 1...Self.generatedNameAttempts {
+            do throws(StorageFailure) {
+                revision = try await storage.create(
+                    resource.key(namespace: target.namespace, name: name), value: StoredForm.encode(object))
+                break
+            } catch .alreadyExists {
+                guard let prefix = generatedFrom, attempt < Self.generatedNameAttempts else {
+                    throw .alreadyExists(resource.plural, group: resource.group, name: name)
+                }
+                name = NameGenerator.generateName(base: prefix)
+                object[path: "metadata", "name"] = .string(name)
+            } catch {
+                throw Self.kubeError(error)
+            }
         }
         object[path: "metadata", "resourceVersion"] = .string(String(revision))
         VersionViews.present(&object, as: target.groupVersion, resource: resource)
