@@ -153,4 +153,57 @@ import Testing
         #expect(informer.get("default/before") == nil)
         #expect(seen.withLock { $0 }.contains("default/after"))
     }
+
+    @Test func compactedStartsAnswer410() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        for index in 0..<4 { _ = try await client.create(Self.configMaps, Self.configMap("c\(index)")) }
+        let first = try await client.list(Self.configMaps, query: "limit=2")
+        let token = try #require(first[path: "metadata", "continue"]?.stringValue)
+        for index in 0..<3 {
+            _ = try await client.patch(Self.configMaps + "/c0", .merge, ["data": ["i": .string("\(index)")]])
+        }
+        let compactTo = store.revision
+        _ = try await Store.awaiting { store.compact(revision: compactTo, physical: true, completion: $0) }
+
+        do {
+            _ = try await client.list(Self.configMaps, query: "limit=2&continue=\(token)")
+            Issue.record("a continue token from before the compaction must be refused")
+        } catch {
+            #expect(error.code == 410)
+            #expect(error.reason == "Expired")
+            #expect(error.message == ObjectRegistry.continueTooOld)
+        }
+
+        let events = try await client.watch(Self.configMaps, query: "resourceVersion=2")
+        var iterator = events.makeAsyncIterator()
+        let event = await iterator.next()
+        #expect(event?.type == "ERROR")
+        #expect(event?.object["code"] == 410)
+        #expect(event?.object["reason"] == "Expired")
+        #expect(event?.object["message"] == .string("too old resource version: 2 (\(compactTo))"))
+    }
+
+    @Test func malformedBodiesOfEveryTypeAreRefusedAndStoreNothing() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        func post(_ body: String, _ contentType: String) async -> HTTPResponse {
+            var request = HTTPRequest(method: "POST", path: Self.configMaps, headers: [("content-type", contentType)])
+            request.body = Array(body.utf8)
+            return await client.handler.serve(request)
+        }
+        let yaml = await post("metadata:\n  name: [unclosed\n", "application/yaml")
+        #expect(yaml.status == 400)
+        #expect(String(decoding: yaml.body, as: UTF8.self).contains("error converting YAML to JSON"))
+        let protobuf = await post("not protobuf", "application/vnd.kubernetes.protobuf")
+        #expect(protobuf.status == 400)
+        let json = await post("{\"kind\":", "application/json")
+        #expect(json.status == 400)
+        #expect(
+            String(decoding: json.body, as: UTF8.self).contains(
+                "(must be of type ConfigMap): couldn't get version/kind; json parse error: unexpected end of JSON input ({\\\"kind\\\":)"
+            ))
+        let list = try await client.list(Self.configMaps)
+        #expect(list["items"]?.arrayValue?.isEmpty == true)
+    }
 }

@@ -28,12 +28,26 @@ struct FieldValidation: Sendable {
         duplicatePaths: [String] = []
     ) throws(KubeError) -> JSONValue {
         if resource.definition != nil {
-            // A custom resource: its definition's schema prunes unknown fields and fills defaults, as
-            // apiextensions-apiserver does (unknown fields are dropped silently, whatever the directive).
+            // A custom resource: apiextensions-apiserver's decode (root metadata coerced, unknown fields pruned,
+            // their paths reported) and its defaults.
             guard let schema = CustomResourceSchemas.schema(for: resource, version: resource.version) else {
                 return object
             }
-            return schema.applyDefaults(schema.prune(object))
+            let decoded: (object: JSONValue, unknownFieldPaths: [String])
+            do {
+                decoded = try schema.decode(object)
+            } catch {
+                throw .badRequest(error.message)
+            }
+            let unknown = decoded.unknownFieldPaths.map { "unknown field \"\($0)\"" }
+            if !unknown.isEmpty {
+                switch directive {
+                case .warn: warnings.add(unknown)
+                case .strict: throw .badRequest("strict decoding error: " + unknown.joined(separator: ", "))
+                case .ignore: break
+                }
+            }
+            return schema.applyDefaults(decoded.object)
         }
         guard let name = resource.schemaName, let schema = KubeSchemaCatalogue.shared.definition(named: name) else {
             return object

@@ -67,10 +67,10 @@ struct ObjectRegistry: Sendable {
         var remaining: Int64?
         // With a selector, keep reading pages until `limit` objects matched (kube-apiserver does the same).
         while true {
-            let page = options.limit > 0 ? max(options.limit - items.count, filtering ? 100 : 0) : 0
-            let result = try await call({ () async throws(StorageFailure) in
-                try await storage.list(prefix: prefix, startKey: nextKey, limit: page, revision: readRevision)
-            })
+            let pageSize = options.limit > 0 ? max(options.limit - items.count, filtering ? 100 : 0) : 0
+            let result = try await readPage(
+                prefix: prefix, startKey: nextKey, limit: pageSize, revision: readRevision,
+                continuing: options.continueToken?.isEmpty == false)
             // etcd answers with its current revision; a read at a past one stays at that one.
             if readRevision == 0 { readRevision = result.revision }
             var lastKey: String?
@@ -122,9 +122,9 @@ struct ObjectRegistry: Sendable {
             }
             if options.resourceVersionMatch == "Exact" { revision = requested }
         }
-        let page = try await call({ () async throws(StorageFailure) in
-            try await storage.list(prefix: prefix, startKey: startKey, limit: options.limit, revision: revision)
-        })
+        let page = try await readPage(
+            prefix: prefix, startKey: startKey, limit: options.limit, revision: revision,
+            continuing: options.continueToken?.isEmpty == false)
         var items: [[UInt8]] = []
         items.reserveCapacity(page.objects.count)
         for stored in page.objects {
@@ -144,6 +144,25 @@ struct ObjectRegistry: Sendable {
         }
         return (items, result)
     }
+
+    /// One range read of a list; a continue token whose revision was compacted gets kube-apiserver's 410.
+    private func readPage(prefix: String, startKey: String?, limit: Int, revision: Int64, continuing: Bool)
+        async throws(KubeError) -> StoredList
+    {
+        do {
+            return try await storage.list(prefix: prefix, startKey: startKey, limit: limit, revision: revision)
+        } catch .compacted where continuing {
+            throw .expired(Self.continueTooOld)
+        } catch {
+            throw Self.kubeError(error)
+        }
+    }
+
+    static let continueTooOld =
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+        + "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
+        + "the results. Continuing with the provided token results in an inconsistent list - objects that were "
+        + "created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
 
     func matches(_ object: JSONValue, resource: ResourceType, options: ListOptions) -> Bool {
         if let selector = options.labelSelector {

@@ -81,7 +81,9 @@ public struct LocalObjectStorage: ObjectStorage {
         do {
             return LocalStorageWatch(watcher: try hub.watch(request))
         } catch {
-            throw Self.failure(error)
+            let failure = Self.failure(error)
+            if case .compacted = failure { throw .compacted(compactRevision: store.compactRevision) }
+            throw failure
         }
     }
 
