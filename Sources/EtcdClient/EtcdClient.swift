@@ -15,6 +15,20 @@ public final class EtcdClient: Sendable {
         EtcdClient(connection: try await GRPCClient.connect(GRPCClientConfiguration(host: host, port: port)))
     }
 
+    /// Connects with a configuration of its own (TLS, timeouts).
+    public static func connect(_ configuration: GRPCClientConfiguration) async throws -> EtcdClient {
+        EtcdClient(connection: try await GRPCClient.connect(configuration))
+    }
+
+    /// Opens one watch (`create` sent at once); its responses come in order until the stream is cancelled.
+    public func watch(_ create: Etcdserverpb_WatchCreateRequest) async throws -> EtcdWatch {
+        let stream = try await connection.openStream("/etcdserverpb.Watch/Watch")
+        var request = Etcdserverpb_WatchRequest()
+        request.createRequest = create
+        try await stream.send(try request.serializedBytes())
+        return EtcdWatch(stream: stream)
+    }
+
     public func range(_ request: Etcdserverpb_RangeRequest, timeout: Duration? = nil) async throws
         -> Etcdserverpb_RangeResponse
     {
@@ -99,4 +113,18 @@ public final class EtcdClient: Sendable {
     }
 
     public func close() async { await connection.close() }
+}
+
+/// One watch stream of `EtcdClient.watch`.
+public struct EtcdWatch: Sendable {
+    let stream: GRPCClientStream
+
+    /// The next response; nil when the stream ended.
+    public func next() async throws -> Etcdserverpb_WatchResponse? {
+        var iterator = stream.responses.makeAsyncIterator()
+        guard let bytes = try await iterator.next() else { return nil }
+        return try Etcdserverpb_WatchResponse(serializedBytes: bytes)
+    }
+
+    public func cancel() { stream.cancel() }
 }

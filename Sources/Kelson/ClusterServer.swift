@@ -37,6 +37,13 @@ public struct ClusterConfiguration: Sendable {
         return (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.kelson"
     }
 
+    /// `--datastore-endpoint http://host:port`: the objects live in an external etcd (or another Kelson), reached
+    /// through its v3 API; no store runs in this process.
+    var usesExternalEtcd: Bool {
+        guard let endpoint = datastoreEndpoint else { return false }
+        return endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") || endpoint.hasPrefix("etcd://")
+    }
+
     /// The store's settings: `kelson etcd`'s, with the database under the data directory.
     func storeConfiguration() throws -> KelsonConfiguration {
         var store = KelsonConfiguration()
@@ -63,15 +70,28 @@ public struct ClusterConfiguration: Sendable {
 
 public final class ClusterServer: Sendable {
     public let configuration: ClusterConfiguration
-    public let store: KelsonServer
+    /// The store in this process; nil when the objects live in an external etcd (`--datastore-endpoint http://…`).
+    public let store: KelsonServer?
     public let apiServer: KubeAPIServer
     private let logger: Logger
 
-    public init(configuration: ClusterConfiguration, logger: Logger) throws {
+    public init(configuration: ClusterConfiguration, logger: Logger) async throws {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        store = try KelsonServer(configuration: configuration.storeConfiguration(), logger: logger)
+        let storage: any ObjectStorage
+        if configuration.usesExternalEtcd, let endpoint = configuration.datastoreEndpoint {
+            if !configuration.etcdListenClientURLs.isEmpty {
+                throw KelsonError(
+                    "--etcd-listen-client-urls serves the embedded store; with an external etcd, use it directly")
+            }
+            store = nil
+            storage = try await EtcdObjectStorage.connect(endpoint: endpoint)
+        } else {
+            let local = try KelsonServer(configuration: configuration.storeConfiguration(), logger: logger)
+            store = local
+            storage = LocalObjectStorage(store: local.store, hub: local.watchHub)
+        }
         var api = KubeAPIServerConfiguration(
             dataDirectory: configuration.dataDirectory, nodeName: configuration.nodeName)
         api.bindAddress = configuration.bindAddress
@@ -79,11 +99,10 @@ public final class ClusterServer: Sendable {
         api.token = configuration.token
         api.kubeconfigPath = configuration.kubeconfigPath ?? configuration.dataDirectory + "/kubeconfig.yaml"
         api.kubeconfigMode = configuration.kubeconfigMode
-        apiServer = try KubeAPIServer(
-            configuration: api, storage: LocalObjectStorage(store: store.store, hub: store.watchHub), logger: logger)
+        apiServer = try KubeAPIServer(configuration: api, storage: storage, logger: logger)
     }
 
-    public var services: [any Service] { store.services + [APIServerService(server: apiServer)] }
+    public var services: [any Service] { (store?.services ?? []) + [APIServerService(server: apiServer)] }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {

@@ -49,7 +49,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("datastore-endpoint"),
-        help: "postgres://… for a shared PostgreSQL (default: embedded SQLite in the data directory).")
+        help:
+            "postgres://… for a shared PostgreSQL, http://HOST:PORT for an external etcd or Kelson (default: embedded SQLite in the data directory)."
+    )
     var datastoreEndpoint: String?
 
     @Option(
@@ -95,7 +97,7 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "kelson")
-        let server = try ClusterServer(configuration: configuration, logger: logger)
+        let server = try await ClusterServer(configuration: configuration, logger: logger)
         logger.info("starting kelson server", metadata: ["data-dir": "\(directory)"])
         try await server.run()
     }

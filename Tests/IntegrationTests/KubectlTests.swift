@@ -367,6 +367,33 @@ extension IntegrationTests {
 
             """
 
+        /// `--datastore-endpoint http://…`: the objects live in a real etcd 3.4, at kube-apiserver's keys, and the API
+        /// (watch included: the Python client's checks watch) works the same.
+        @Test func externalEtcdDatastore() throws {
+            let etcd = try ServerProcess.launch(.etcd)
+            defer { etcd.stop() }
+            let cluster = try ClusterProcess.start(extraArguments: ["--datastore-endpoint", etcd.clientURL])
+            defer { cluster.stop() }
+            let k = Kubectl(binary: "\(Self.kubectlDirectory)/kubectl.1.33", cluster: cluster)
+            _ = try k.run("create", "configmap", "in-etcd", "--from-literal=a=b")
+            try cluster.write("deploy.yaml", Self.deployment(image: "nginx:1.27", replicas: 2))
+            _ = try k.run("apply", "-f", cluster.path("deploy.yaml"))
+            try cluster.write("deploy.yaml", Self.deployment(image: "nginx:1.28", replicas: 2))
+            _ = try k.run("apply", "-f", cluster.path("deploy.yaml"))
+            #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.metadata.generation}").stdout == "2")
+            let keys = try Etcdctl.run(
+                endpoint: etcd.etcdctlEndpoint, ["get", "--prefix", "/registry/", "--keys-only"])
+            #expect(keys.stdout.contains("/registry/configmaps/default/in-etcd"), "\(keys)")
+            #expect(keys.stdout.contains("/registry/deployments/default/web"), "\(keys)")
+            #expect(keys.stdout.contains("/registry/namespaces/kube-system"), "\(keys)")
+            if let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] {
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent("python/kube_client_check.py").path
+                let result = try KelsonRun.run(executable: python, [script, cluster.kubeconfig], watchdog: 120)
+                #expect(result.exitCode == 0, "\(result.stdout)\n\(result.stderr)")
+            }
+        }
+
         /// The Python `kubernetes` client from PyPI: typed CRUD, a dict patch, watch, errors, the dynamic client.
         @Test func pythonClient() throws {
             guard let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] else {
@@ -414,6 +441,7 @@ final class ClusterProcess {
     let directory: String
     private(set) var process: Process
     private(set) var url = ""
+    var extraArguments: [String] = []
 
     var kubeconfig: String { directory + "/kubeconfig.yaml" }
     static let token = "test-admin-token"
@@ -440,7 +468,7 @@ final class ClusterProcess {
     }
 
     /// A server on a fresh data directory, or on a copy of `source`.
-    static func start(copying source: String? = nil) throws -> ClusterProcess {
+    static func start(copying source: String? = nil, extraArguments: [String] = []) throws -> ClusterProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "kelson-cluster-\(UUID().uuidString)"
         ).path
@@ -450,6 +478,7 @@ final class ClusterProcess {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let cluster = ClusterProcess(directory: directory)
+        cluster.extraArguments = extraArguments
         try cluster.launch()
         return cluster
     }
@@ -464,7 +493,8 @@ final class ClusterProcess {
         try? FileManager.default.removeItem(atPath: kubeconfig)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Locations.kelson)
-        process.arguments = ["server", "--data-dir", directory, "--https-listen-port", "0", "--token", Self.token]
+        process.arguments =
+            ["server", "--data-dir", directory, "--https-listen-port", "0", "--token", Self.token] + extraArguments
         let log = path("server.log")
         if !FileManager.default.fileExists(atPath: log) {
             _ = FileManager.default.createFile(atPath: log, contents: nil)

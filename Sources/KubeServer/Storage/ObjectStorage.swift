@@ -59,6 +59,12 @@ public struct StorageEvent: Sendable {
     public var object: StoredObject
     /// The value before this change (for `.modified`), so a selector can tell an object leaving its set.
     public var previous: StoredObject?
+
+    public init(kind: Kind, object: StoredObject, previous: StoredObject?) {
+        self.kind = kind
+        self.object = object
+        self.previous = previous
+    }
 }
 
 public protocol StorageWatch: Sendable {
