@@ -1,12 +1,13 @@
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Serves `HTTPRoutes` over HTTP/1.x. Requests are answered one at a time, in order: a request that ends while
 /// another is being answered waits in a small queue (pipelining; beyond `maxQueuedRequests` the connection is
 /// closed). Bodies are kept up to the routes' bound, then dropped and the request marked `bodyTooLarge`; headers
 /// are bounded by the decoder; a connection idle for the configured time is closed (not while a streamed
 /// response is open). A streamed response goes out chunked, pulled while the channel is writable.
-final class HTTP1ConnectionHandler: ChannelInboundHandler {
+final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -119,6 +120,12 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
     private func respond(
         _ context: ChannelHandlerContext, to request: HTTPRequestHead, _ response: HTTPResponse, keepAlive: Bool
     ) {
+        if let session = response.webSocket, let key = Self.webSocketKey(request) {
+            upgrade(context, to: session, key: key, extraHeaders: response.headers)
+            return
+        }
+        // Not an upgrade request after all: the session never starts.
+        response.webSocket?.finishInbound()
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         let version = request.version.major == 1 ? request.version : .http1_1
         if let stream = response.stream, request.method != .HEAD {
@@ -201,6 +208,68 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
+
+    /// The client's `Sec-WebSocket-Key` when the request asks for a WebSocket (RFC 6455 §4.2.1), else nil.
+    static func webSocketKey(_ request: HTTPRequestHead) -> String? {
+        guard request.method == .GET, request.version == .http1_1,
+            request.headers["upgrade"].contains(where: { $0.lowercased() == "websocket" }),
+            request.headers["sec-websocket-version"].first == "13",
+            let key = request.headers["sec-websocket-key"].first, !key.isEmpty
+        else { return nil }
+        return key
+    }
+
+    /// Answers 101 and turns the connection into `session`'s: the HTTP handlers leave the pipeline, WebSocket framing
+    /// (bounded frames and messages) comes in.
+    private func upgrade(
+        _ context: ChannelHandlerContext, to session: WebSocketSession, key: String,
+        extraHeaders: [(name: String, value: String)]
+    ) {
+        var headers = HTTPHeaders(extraHeaders.map { ($0.name, $0.value) })
+        headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+        headers.replaceOrAdd(name: "Connection", value: "Upgrade")
+        headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: WebSocketSession.acceptValue(forKey: key))
+        if let subprotocol = session.subprotocol {
+            headers.replaceOrAdd(name: "Sec-WebSocket-Protocol", value: subprotocol)
+        }
+        closing = true
+        let head = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        let pipeline = context.pipeline
+        written.futureResult.assumeIsolated().whenComplete { result in
+            guard case .success = result else {
+                session.finishInbound()
+                return context.close(promise: nil)
+            }
+            do {
+                let operations = pipeline.syncOperations
+                try operations.addHandlers(
+                    [
+                        ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: Self.webSocketFrameMaximum)),
+                        WebSocketFrameEncoder(),
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
+                            maxAccumulatedFrameSize: Self.webSocketMessageMaximum),
+                        WebSocketBridge(session: session),
+                    ], position: .last)
+                let encoder = try operations.handler(type: HTTPResponseEncoder.self)
+                let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                let idle = try operations.handler(type: IdleStateHandler.self)
+                operations.removeHandler(encoder, promise: nil)
+                operations.removeHandler(decoder, promise: nil)
+                operations.removeHandler(idle, promise: nil)
+                operations.removeHandler(context: context, promise: nil)
+            } catch {
+                session.finishInbound()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    static let webSocketFrameMaximum = 1 << 20
+    static let webSocketMessageMaximum = 4 << 20
 
     /// Parse errors: 431 for oversized headers, 400 otherwise (Go's server answers the same), then close.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

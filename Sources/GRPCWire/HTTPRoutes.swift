@@ -53,6 +53,9 @@ public struct HTTPResponse: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var stream: HTTPBodyStream?
+    /// Accepts a WebSocket upgrade (HTTP/1.1 requests with `Upgrade: websocket`): the server answers 101 and hands
+    /// the connection to the session. On a request that is not an upgrade it is ignored.
+    public var webSocket: WebSocketSession?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

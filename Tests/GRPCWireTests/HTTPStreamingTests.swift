@@ -112,3 +112,68 @@ struct HTTPStreamingTests {
         #expect(await stream.read() == nil)
     }
 }
+
+/// WebSocket upgrades on the HTTP routes (RFC 6455), as exec, attach and port-forward will use them.
+@Suite("WebSocket upgrades", .timeLimit(.minutes(2)))
+struct WebSocketUpgradeTests {
+    static func routes(_ router: inout GRPCServerRouter) {
+        router.registerHTTPFallback(maxBodyBytes: 1024) { request, respond in
+            let session = WebSocketSession(subprotocol: "v5.channel.k8s.io")
+            var response = HTTPResponse(status: 400, body: Array("not an upgrade".utf8))
+            response.webSocket = session
+            respond(response)
+            Task {
+                for await message in session.messages {
+                    guard case .text(let text) = message else { continue }
+                    try? await session.send(.text("echo: \(text)"))
+                }
+            }
+        }
+    }
+
+    /// A client frame: FIN, the opcode, masked with a fixed key (clients must mask).
+    static func clientFrame(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let mask: [UInt8] = [1, 2, 3, 4]
+        var bytes: [UInt8] = [0x80 | opcode, 0x80 | UInt8(payload.count)] + mask
+        for (index, byte) in payload.enumerated() { bytes.append(byte ^ mask[index % 4]) }
+        return bytes
+    }
+
+    static func contains(_ bytes: [UInt8], _ part: [UInt8]) -> Bool {
+        guard bytes.count >= part.count else { return false }
+        return (0...(bytes.count - part.count)).contains { Array(bytes[$0..<$0 + part.count]) == part }
+    }
+
+    @Test func upgradesAnswersTheHandshakeAndCarriesMessages() async throws {
+        try await withServer(routes: Self.routes) { _, port in
+            let connection = try await RawConnection.connect(port: port)
+            try await connection.send(
+                "GET /exec HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n")
+            let head = await connection.waitFor { $0.contains("\r\n\r\n") }
+            #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(head)")
+            // RFC 6455's own example key and answer.
+            #expect(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "\(head)")
+            #expect(head.contains("Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n"), "\(head)")
+            try await connection.send(bytes: Self.clientFrame(opcode: 0x1, Array("hello".utf8)))
+            _ = await connection.waitFor { $0.contains("echo: hello") }
+            // An unmasked server text frame: 0x81, the length, the payload.
+            #expect(Self.contains(connection.receivedBytes, [0x81, 0x0B] + Array("echo: hello".utf8)))
+            try await connection.send(bytes: Self.clientFrame(opcode: 0x8, [0x03, 0xE8]))
+            _ = await connection.readUntilClosed()
+            #expect(Self.contains(connection.receivedBytes, [0x88, 0x02, 0x03, 0xE8]), "the close is answered")
+            #expect(connection.isClosed)
+        }
+    }
+
+    @Test func aPlainRequestToTheSameRouteGetsTheOrdinaryAnswer() async throws {
+        try await withServer(routes: Self.routes) { _, port in
+            let connection = try await RawConnection.connect(port: port)
+            try await connection.send("GET /exec HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let answer = await connection.readUntilClosed()
+            #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(answer)")
+            #expect(answer.hasSuffix("not an upgrade"), "\(answer)")
+        }
+    }
+}

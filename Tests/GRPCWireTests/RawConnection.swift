@@ -37,6 +37,13 @@ final class RawConnection: Sendable {
         try await channel.writeAndFlush(channel.allocator.buffer(string: text)).get()
     }
 
+    func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(channel.allocator.buffer(bytes: bytes)).get()
+    }
+
+    /// Everything received so far, as bytes.
+    var receivedBytes: [UInt8] { sink.bytes }
+
     /// Everything received so far, as text.
     var received: String { sink.text }
 
@@ -66,6 +73,7 @@ private final class ReceivedBytes: Sendable {
     func append(_ bytes: [UInt8]) { state.withLock { $0.bytes += bytes } }
     func markClosed() { state.withLock { $0.closed = true } }
     var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+    var bytes: [UInt8] { state.withLock { $0.bytes } }
     var isClosed: Bool { state.withLock { $0.closed } }
 }
 
