@@ -90,6 +90,21 @@ extension IntegrationTests {
             #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3")
             #expect(try k.run("scale", "deploy", "web", "--replicas=5").stdout.contains("scaled"))
             #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "5")
+            // Server-side apply owns fields: replicas now belong to `kubectl scale`, so applying 3 again conflicts
+            // until forced.
+            let conflict = try k.run("apply", "--server-side", "-f", cluster.path("deploy.yaml"), expectFailure: true)
+            // (The manager is what scale names, or its user agent: `kubectl-scale`, `kubectl.1.27` with subresource
+            // "scale"…)
+            #expect(conflict.stderr.contains("Apply failed with 1 conflict: conflict with \""), "\(conflict)")
+            #expect(conflict.stderr.contains(".spec.replicas"), "\(conflict)")
+            let forced = try k.run("apply", "--server-side", "--force-conflicts", "-f", cluster.path("deploy.yaml"))
+            #expect(forced.stdout.contains("serverside-applied"), "\(forced)")
+            #expect(try k.run("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3")
+            let managers = try k.run(
+                "get", "deploy", "web", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
+            // The applier owns its fields; the forced replicas left `kubectl scale` with nothing; the last-applied
+            // annotation kubectl wrote has its own manager, as upstream's client-side-apply upgrade leaves it.
+            #expect(Set(managers.stdout.split(separator: " ")) == ["kubectl", "kubectl-last-applied"], "\(managers)")
 
             // A manifest from before apps/v1 still applies.
             try cluster.write(

@@ -108,10 +108,45 @@ public enum FieldPathElement: Sendable, CustomStringConvertible {
     }
 }
 
-extension FieldPathElement: Equatable, Comparable {
+extension FieldPathElement: Hashable, Comparable {
     /// Equal as SMD's `PathElement.Equals` sees it (an integer key equals the same number as a float).
     public static func == (left: FieldPathElement, right: FieldPathElement) -> Bool { order(left, right) == 0 }
     public static func < (left: FieldPathElement, right: FieldPathElement) -> Bool { order(left, right) < 0 }
+
+    /// Consistent with `==`: numbers hash as doubles, objects by size only (their equality ignores key order).
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .field(let name):
+            hasher.combine(0)
+            hasher.combine(name)
+        case .key(let fields):
+            hasher.combine(1)
+            for field in fields {
+                hasher.combine(field.name)
+                Self.hashValue(field.value, into: &hasher)
+            }
+        case .value(let value):
+            hasher.combine(2)
+            Self.hashValue(value, into: &hasher)
+        case .index(let index):
+            hasher.combine(3)
+            hasher.combine(index)
+        }
+    }
+
+    private static func hashValue(_ value: JSONValue, into hasher: inout Hasher) {
+        switch value {
+        case .null: hasher.combine(0)
+        case .bool(let bool): hasher.combine(bool)
+        case .int(let int): hasher.combine(Double(int))
+        case .double(let double): hasher.combine(double)
+        case .string(let string): hasher.combine(string)
+        case .array(let elements):
+            hasher.combine(elements.count)
+            for element in elements { hashValue(element, into: &hasher) }
+        case .object(let object): hasher.combine(object.count)
+        }
+    }
 }
 
 /// One key field of an associative list element: `name` and its value.
@@ -126,7 +161,7 @@ public struct FieldPathKeyField: Sendable, Equatable {
 }
 
 /// A path from the object's root: `[.field("spec"), .field("replicas")]`.
-public typealias FieldPath = [FieldPathElement]
+public typealias ManagedFieldPath = [FieldPathElement]
 
 /// Text helpers matching Go: byte order for strings, `fmt`'s `%q` and `%v` for values in paths.
 enum FieldPathText {
@@ -137,7 +172,7 @@ enum FieldPathText {
     }
 
     /// `.spec.template.spec.containers[name="c"].image`, as `fieldpath.Path.String()` prints it.
-    static func pathText(_ path: FieldPath) -> String {
+    static func pathText(_ path: ManagedFieldPath) -> String {
         path.map(\.description).joined()
     }
 

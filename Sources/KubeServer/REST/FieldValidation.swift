@@ -22,6 +22,21 @@ struct FieldValidation: Sendable {
         self.warnings = warnings
     }
 
+    /// Drops what the kind's schema does not know (and nulls), silently: the result of a merge whose inputs were
+    /// checked already.
+    static func prune(_ object: JSONValue, resource: ResourceType) throws(KubeError) -> JSONValue {
+        if resource.definition != nil {
+            guard let schema = CustomResourceSchemas.schema(for: resource, version: resource.version) else {
+                return object
+            }
+            return schema.applyDefaults(schema.prune(object))
+        }
+        guard let name = resource.schemaName, let schema = KubeSchemaCatalogue.shared.definition(named: name) else {
+            return object
+        }
+        return UnknownFields.prune(object, schema: schema, removingNulls: true)
+    }
+
     /// Checks and prunes a decoded body (create, update, apply) or a patch's result.
     func apply(
         to object: JSONValue, resource: ResourceType, decoding: UnknownFields.Decoding = .jsonBody,

@@ -37,35 +37,53 @@ struct ResourceHandler: Sendable {
         case ("POST", nil):
             let warnings = WarningSink()
             let validation = try FieldValidation(query: query, warnings: warnings)
+            let fields = FieldManagement(request: request, query: query, target: target, now: APITime.format(now()))
             let (body, duplicates) = try Bodies.decodeObject(request, kind: resource.kind)
             let object = try validation.apply(to: body, resource: resource, duplicatePaths: duplicates)
-            let created = try await registry.create(target, object: object, options: writeOptions(query))
+            let created = try await registry.create(
+                target, object: fields.updated(old: nil, new: object), options: writeOptions(query))
             return Responses.json(created, status: query["dryRun"] == "All" ? 200 : 201).adding(warnings)
         case ("PUT", let name?):
             let warnings = WarningSink()
             let validation = try FieldValidation(query: query, warnings: warnings)
+            let fields = FieldManagement(request: request, query: query, target: target, now: APITime.format(now()))
             let (body, duplicates) = try Bodies.decodeObject(request, kind: resource.kind)
             let object =
                 target.subresource == "scale"
                 ? body : try validation.apply(to: body, resource: resource, duplicatePaths: duplicates)
             return try await update(target, name: name, query: query) { current throws(KubeError) in
                 if target.subresource == "scale", let current {
-                    return try Scale.apply(object, to: current, resource: resource)
+                    return fields.updated(old: current, new: try Scale.apply(object, to: current, resource: resource))
                 }
-                return object
+                return fields.updated(old: current, new: object)
             }.adding(warnings)
         case ("PATCH", let name?):
             let warnings = WarningSink()
             let validation = try FieldValidation(query: query, warnings: warnings)
+            let fields = FieldManagement(request: request, query: query, target: target, now: APITime.format(now()))
             let patch = try Bodies.patch(request, resource: resource)
+            let force = query.flag("force")
+            let explicitManager = query["fieldManager"] != nil
+            // The applied configuration is checked (unknown fields) before it is merged.
+            // (Not a ternary with `nil`: JSONValue is nil-literal-convertible, so `nil` there would be `.null`.)
+            let applied: JSONValue? =
+                if patch.kind == .apply { try validation.apply(to: patch.body, resource: resource) } else {
+                    Optional<JSONValue>.none
+                }
             return try await update(target, name: name, query: query, allowCreate: patch.createsMissing) {
                 current throws(KubeError) in
                 if target.subresource == "scale", let current {
                     let scale = try patch.apply(to: Scale.view(of: current, resource: resource))
-                    return try Scale.apply(scale, to: current, resource: resource)
+                    return fields.updated(old: current, new: try Scale.apply(scale, to: current, resource: resource))
+                }
+                if let applied {
+                    let merged = try fields.applied(
+                        applied, live: current, force: force, explicitManager: explicitManager)
+                    return try FieldValidation.prune(merged, resource: resource)
                 }
                 let patched = try patch.apply(to: current ?? .object(JSONObject()))
-                return try validation.apply(to: patched, resource: resource, decoding: patch.decoding)
+                let checked = try validation.apply(to: patched, resource: resource, decoding: patch.decoding)
+                return fields.updated(old: current, new: checked)
             }.adding(warnings)
         case ("DELETE", let name?):
             let options = try Bodies.deleteOptions(request, query: query)
