@@ -109,14 +109,22 @@ extension IntegrationTests {
             // A manifest from before apps/v1 still applies.
             try cluster.write(
                 "old.yaml",
-                Self.deployment(image: "busybox", replicas: 1, apiVersion: "extensions/v1beta1", name: "old"))
+                Self.deployment(
+                    image: "busybox", replicas: 1, apiVersion: "extensions/v1beta1", name: "old", selector: false))
             #expect(try k.run("apply", "-f", cluster.path("old.yaml")).stdout.contains("old created"))
             #expect(try k.run("get", "deployments.v1.apps", "old", "-o", "jsonpath={.apiVersion}").stdout == "apps/v1")
+            // extensions/v1beta1 defaulted the selector from the template's labels; the stored form has it.
+            #expect(
+                try k.run("get", "deploy", "old", "-o", "jsonpath={.spec.selector.matchLabels.app}").stdout == "old")
 
             // Output formats and chunked lists.
             for format in ["yaml", "json", "name", "wide"] {
                 _ = try k.run("get", "deploy", "-o", format)
             }
+            let columns = try k.run("get", "deploy", "-o", "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas")
+            #expect(columns.stdout.contains("REPLICAS") && columns.stdout.contains("web"), "\(columns)")
+            let template = try k.run("get", "deploy", "web", "-o", "go-template={{.metadata.name}}-{{.spec.replicas}}")
+            #expect(template.stdout == "web-3", "\(template)")
             let chunked = try k.run("get", "ns", "--chunk-size=1", "-o", "name")
             #expect(chunked.stdout.split(separator: "\n").count == 4, "\(chunked)")
 
@@ -409,6 +417,24 @@ extension IntegrationTests {
             }
         }
 
+        /// `--etcd-listen-client-urls` serves the same store's etcd API: etcdctl reads the objects at
+        /// kube-apiserver's keys.
+        @Test func etcdAPIBesideTheKubernetesAPI() throws {
+            let port = try LoopbackPorts.free()
+            let cluster = try ClusterProcess.start(extraArguments: [
+                "--etcd-listen-client-urls", "http://127.0.0.1:\(port)",
+            ])
+            defer { cluster.stop() }
+            let k = Kubectl(binary: "\(Self.kubectlDirectory)/kubectl.1.33", cluster: cluster)
+            _ = try k.run("create", "configmap", "seen-by-etcdctl", "--from-literal=a=b")
+            let value = try Etcdctl.run(
+                endpoint: "127.0.0.1:\(port)",
+                ["get", "/registry/configmaps/default/seen-by-etcdctl", "--print-value-only"])
+            #expect(value.stdout.hasPrefix("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"), "\(value)")
+            #expect(
+                !value.stdout.contains("resourceVersion"), "the stored form leaves the resource version out: \(value)")
+        }
+
         /// The Python `kubernetes` client from PyPI: typed CRUD, a dict patch, watch, errors, the dynamic client.
         @Test func pythonClient() throws {
             guard let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] else {
@@ -425,7 +451,7 @@ extension IntegrationTests {
         }
 
         static func deployment(
-            image: String, replicas: Int, apiVersion: String = "apps/v1", name: String = "web"
+            image: String, replicas: Int, apiVersion: String = "apps/v1", name: String = "web", selector: Bool = true
         ) -> String {
             """
             apiVersion: \(apiVersion)
@@ -434,8 +460,7 @@ extension IntegrationTests {
               name: \(name)
             spec:
               replicas: \(replicas)
-              selector:
-                matchLabels: {app: \(name)}
+            \(selector ? "  selector:\n    matchLabels: {app: \(name)}" : "  # no selector: extensions/v1beta1 defaulted it")
               template:
                 metadata:
                   labels: {app: \(name)}

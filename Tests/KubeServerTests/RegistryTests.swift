@@ -206,4 +206,15 @@ import Testing
         let list = try await client.list(Self.configMaps)
         #expect(list["items"]?.arrayValue?.isEmpty == true)
     }
+
+    @Test func noOpWritesLeaveTheResourceVersion() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        let created = try await client.create(Self.configMaps, Self.configMap("same"), query: "fieldManager=test")
+        let updated = try await client.update(Self.configMaps + "/same", created)
+        #expect(updated[path: "metadata", "resourceVersion"] == created[path: "metadata", "resourceVersion"])
+        let patched = try await client.patch(Self.configMaps + "/same", .merge, ["data": ["a": "1"]])
+        #expect(patched[path: "metadata", "resourceVersion"] == created[path: "metadata", "resourceVersion"])
+        #expect(created[path: "metadata", "managedFields"]?.arrayValue?.first?["manager"] == "test")
+    }
 }

@@ -194,6 +194,7 @@ struct ObjectRegistry: Sendable {
         var object = input
         try ObjectChecks.checkType(object, target: target)
         try ObjectChecks.checkNamespace(&object, target: target)
+        VersionViews.store(&object, from: target.groupVersion, resource: resource)
         if let version = object[path: "metadata", "resourceVersion"]?.stringValue, !version.isEmpty {
             throw .badRequest("resourceVersion should not be set on objects to be created")
         }
@@ -211,7 +212,7 @@ struct ObjectRegistry: Sendable {
         Strategy.prepareForCreate(&object, resource: resource, now: APITime.format(now()))
         try ObjectChecks.validate(object, resource: resource, old: nil)
         var name = object[path: "metadata", "name"]?.stringValue ?? ""
-        VersionViews.store(&object, from: target.groupVersion, resource: resource)
+        // (Brought to the stable form right after the checks of the body, above.)
         if options.dryRun {
             VersionViews.present(&object, as: target.groupVersion, resource: resource)
             return object
@@ -266,6 +267,7 @@ struct ObjectRegistry: Sendable {
             var object = try transform(old)
             try ObjectChecks.checkType(object, target: target)
             try ObjectChecks.checkNamespace(&object, target: target)
+            VersionViews.store(&object, from: target.groupVersion, resource: resource)
             if let pinned = object[path: "metadata", "resourceVersion"]?.stringValue, !pinned.isEmpty,
                 pinned != String(current.modRevision)
             {
@@ -277,18 +279,24 @@ struct ObjectRegistry: Sendable {
                     "the name of the object (\(object[path: "metadata", "name"]?.stringValue ?? "")) does not match the name on the URL (\(name))"
                 )
             }
-            try prepareUpdate(&object, old: old, resource: resource, subresource: subresource)
-            try ObjectChecks.validate(object, resource: resource, old: old)
+            // The stored object in the stable form too, to compare with.
+            var stableOld = old
+            VersionViews.store(&stableOld, from: target.groupVersion, resource: resource)
+            try prepareUpdate(&object, old: stableOld, resource: resource, subresource: subresource)
+            try ObjectChecks.validate(object, resource: resource, old: stableOld)
             // Nothing changed: answer with what is stored, as kube-apiserver skips no-op writes.
             var comparable = object
             comparable[path: "metadata", "resourceVersion"] = old[path: "metadata", "resourceVersion"]
-            if comparable == old { return (old, false) }
-            if options.dryRun { return (object, false) }
+            if comparable == stableOld { return (old, false) }
+            if options.dryRun {
+                VersionViews.present(&object, as: target.groupVersion, resource: resource)
+                return (object, false)
+            }
             // The last finalizer removed from an object being deleted: it goes now.
             let finalizers = object[path: "metadata", "finalizers"]?.arrayValue ?? []
             let deleting = object[path: "metadata", "deletionTimestamp"] != nil
             do throws(StorageFailure) {
-                VersionViews.store(&object, from: target.groupVersion, resource: resource)
+                // (In the stable form since the transform, above.)
                 if deleting, finalizers.isEmpty {
                     let revision = try await storage.delete(key, expectedModRevision: current.modRevision)
                     object[path: "metadata", "resourceVersion"] = .string(String(revision))

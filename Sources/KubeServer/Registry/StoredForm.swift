@@ -53,8 +53,10 @@ enum StoredForm {
 }
 
 /// Kelson is versionless: a kind has one stored form, and every other version it is served at is a view of it.
-/// Today the views differ from the stable form only in `apiVersion` (the fields Kelson serves are the ones those
-/// versions share); a view that needs more (defaults an old version applied differently) converts here.
+/// The views differ from the stable form in `apiVersion`, and in the defaults old versions applied that the stable
+/// one requires: `extensions/v1beta1`, `apps/v1beta1` and `apps/v1beta2`-era workloads without `spec.selector`
+/// select their template's labels, as those versions defaulted it (so a manifest written for them applies
+/// unchanged).
 enum VersionViews {
     static func present(_ object: inout JSONValue, as version: GroupVersion, resource: ResourceType) {
         guard case .object(var fields) = object else { return }
@@ -70,7 +72,19 @@ enum VersionViews {
 
     /// An object a client sent in `version`, brought to the stable form.
     static func store(_ object: inout JSONValue, from version: GroupVersion, resource: ResourceType) {
+        if version != resource.groupVersion, defaultsSelector(version, resource),
+            object[path: "spec", "selector"] == nil,
+            let labels = object[path: "spec", "template", "metadata", "labels"], labels.objectValue?.isEmpty == false
+        {
+            object[path: "spec", "selector"] = ["matchLabels": labels]
+        }
         present(&object, as: resource.groupVersion, resource: resource)
+    }
+
+    /// The old workload versions that defaulted `spec.selector` from the pod template's labels.
+    private static func defaultsSelector(_ version: GroupVersion, _ resource: ResourceType) -> Bool {
+        guard ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"].contains(resource.kind) else { return false }
+        return version == GroupVersion("extensions", "v1beta1") || version == GroupVersion("apps", "v1beta1")
     }
 }
 
