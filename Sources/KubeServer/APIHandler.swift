@@ -50,7 +50,13 @@ public final class APIHandler: Sendable {
     /// Registers the handler for every path on `router`.
     public func register(into router: inout GRPCServerRouter) {
         router.registerHTTPFallback(maxBodyBytes: Self.requestBodyMaximum) { [self] request, respond in
-            Task { respond(await self.answer(request)) }
+            Task {
+                let response = await self.answer(request)
+                let size = response.body.count
+                respond(response)
+                // After the answer is on its way, not before: trimming takes a few milliseconds.
+                MemoryRelease.afterAnswer(bytes: size)
+            }
         }
     }
 
