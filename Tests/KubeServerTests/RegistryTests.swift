@@ -217,4 +217,18 @@ import Testing
         #expect(patched[path: "metadata", "resourceVersion"] == created[path: "metadata", "resourceVersion"])
         #expect(created[path: "metadata", "managedFields"]?.arrayValue?.first?["manager"] == "test")
     }
+
+    @Test func aWatchOnOneObjectSeesOnlyIt() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        _ = try await client.create(Self.configMaps, Self.configMap("watched"))
+        let events = try await client.watch(Self.configMaps + "/watched", query: "")
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next()?.object[path: "metadata", "name"] == "watched")
+        _ = try await client.create(Self.configMaps, Self.configMap("other"))
+        _ = try await client.patch(Self.configMaps + "/watched", .merge, ["data": ["a": "2"]])
+        let next = await iterator.next()
+        #expect(next?.type == "MODIFIED" && next?.object[path: "metadata", "name"] == "watched")
+        events.cancel()
+    }
 }

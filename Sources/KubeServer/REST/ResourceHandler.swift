@@ -30,6 +30,10 @@ struct ResourceHandler: Sendable {
             if query.flag("watch") { return try await watches.watch(request, target: target, query: query) }
             return try await list(request, target: target, query: query)
         case ("GET", let name?), ("HEAD", let name?):
+            // `…/pods/p1?watch=true`: the older form of a watch with `fieldSelector=metadata.name=p1`.
+            if query.flag("watch"), target.subresource == nil {
+                return try await watches.watch(request, target: target, query: query)
+            }
             let object = try await registry.get(target, name: name)
             if target.subresource == "scale" { return Responses.json(Scale.view(of: object, resource: resource)) }
             return await render(
