@@ -231,4 +231,40 @@ import Testing
         #expect(next?.type == "MODIFIED" && next?.object[path: "metadata", "name"] == "watched")
         events.cancel()
     }
+
+    /// Tables of a whole collection are written from the stored bytes; they must say what the parsed way says.
+    @Test func tablesFromStoredBytesMatchTablesFromObjects() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        let pods = KubeClient.path(apiVersion: "v1", plural: "pods", namespace: "default")
+        for index in 0..<3 {
+            let pod: JSONValue = [
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": [
+                    "name": .string("p\(index)"), "labels": ["app": "t"],
+                    "annotations": ["note": "a \"quoted\" {brace}"],
+                ],
+                "spec": ["containers": [["name": "c", "image": "busybox"]]],
+            ]
+            _ = try await client.create(pods, pod, query: "fieldManager=test")
+        }
+        func table(_ query: String) async throws -> JSONValue {
+            var request = HTTPRequest(
+                method: "GET", path: pods, query: query,
+                headers: [("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")])
+            request.body = []
+            let response = await client.handler.serve(request)
+            #expect(response.status == 200)
+            return try JSONValue.parse(response.body)
+        }
+        let stored = try await table("")
+        let parsed = try await table("labelSelector=app%3Dt")
+        #expect(stored["rows"]?.arrayValue?.count == 3)
+        #expect(stored["rows"] == parsed["rows"])
+        #expect(stored["columnDefinitions"] == parsed["columnDefinitions"])
+        let row = try #require(stored["rows"]?.arrayValue?.first)
+        #expect(
+            row[path: "object", "metadata", "managedFields"]?.arrayValue?.isEmpty == false,
+            "rows keep the managed fields")
+    }
 }

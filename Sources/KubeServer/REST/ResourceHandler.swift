@@ -155,6 +155,20 @@ struct ResourceHandler: Sendable {
         {
             return try await encodedList(target: target, options: options)
         }
+        if case .table(let includeObject) = Responses.representation(accept: request.header("accept"), query: query),
+            options.labelSelector == nil, options.fieldSelector == nil,
+            target.groupVersion == target.resource.groupVersion
+        {
+            let (items, result) = try await registry.listEncoded(target, options: options)
+            var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
+            if let token = result.continueToken { metadata["continue"] = .string(token) }
+            if let remaining = result.remainingItemCount, remaining > 0 {
+                metadata["remainingItemCount"] = .int(remaining)
+            }
+            let bytes = await StoredTable.bytes(
+                items, resource: target.resource, listMetadata: metadata, includeObject: includeObject, now: now())
+            return HTTPResponse(status: 200, headers: [("Content-Type", Responses.tableType)], body: bytes)
+        }
         let result = try await registry.list(target, options: options)
         var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
         if let token = result.continueToken { metadata["continue"] = .string(token) }
