@@ -268,4 +268,41 @@ import Testing
             row[path: "object", "metadata", "managedFields"]?.arrayValue?.isEmpty == false,
             "rows keep the managed fields")
     }
+
+    @Test func bindingsPlaceAPodOnceAndEvictionsDeleteIt() async throws {
+        let (client, store) = try Self.makeClient()
+        defer { store.close() }
+        let pods = KubeClient.path(apiVersion: "v1", plural: "pods", namespace: "default")
+        let pod: JSONValue = [
+            "apiVersion": "v1", "kind": "Pod", "metadata": ["name": "p"],
+            "spec": ["containers": [["name": "c", "image": "busybox"]]],
+        ]
+        _ = try await client.create(pods, pod)
+        let binding: JSONValue = [
+            "apiVersion": "v1", "kind": "Binding", "metadata": ["name": "p"], "target": ["kind": "Node", "name": "n1"],
+        ]
+        let bound = try await client.create(pods + "/p/binding", binding)
+        #expect(bound["status"] == "Success" && bound["code"] == 201)
+        let placed = try await client.get(pods + "/p")
+        #expect(placed[path: "spec", "nodeName"] == "n1")
+        #expect(
+            placed[path: "status", "conditions"]?.arrayValue?.contains {
+                $0["type"] == "PodScheduled" && $0["status"] == "True"
+            } == true)
+        do {
+            _ = try await client.create(pods + "/p/binding", binding)
+            Issue.record("a pod is bound once")
+        } catch {
+            #expect(error.code == 409)
+            #expect(
+                error.message == "Operation cannot be fulfilled on pods \"p\": pod p is already assigned to node \"n1\""
+            )
+        }
+        let eviction: JSONValue = [
+            "apiVersion": "policy/v1", "kind": "Eviction", "metadata": ["name": "p"],
+            "deleteOptions": ["gracePeriodSeconds": 0],
+        ]
+        #expect(try await client.create(pods + "/p/eviction", eviction)["code"] == 201)
+        await #expect(throws: KubeError.self) { _ = try await client.get(pods + "/p") }
+    }
 }

@@ -20,6 +20,15 @@ struct ResourceHandler: Sendable {
                 let (body, _) = try Bodies.decodeObject(request)
                 return Responses.json(try await tokens.create(body, target: target, name: name), status: 201)
             }
+            if (known == .binding || known == .eviction), request.method == "POST", let name = target.name {
+                let (body, _) = try Bodies.decodeObject(request, kind: known == .binding ? "Binding" : "Eviction")
+                let pods = PodSubresources(registry: registry, now: now)
+                let answer =
+                    known == .binding
+                    ? try await pods.bind(body, target: target, name: name)
+                    : try await pods.evict(body, target: target, name: name)
+                return Responses.json(answer, status: 201)
+            }
             guard known == .status || known == .scale else {
                 throw .methodNotSupported(
                     resource.plural + "/" + subresource, group: resource.group, verb: request.method.lowercased())

@@ -325,6 +325,8 @@ struct ObjectRegistry: Sendable {
     {
         if subresource == "status" {
             Strategy.prepareForStatusUpdate(&object, old: old)
+        } else if subresource == "binding" {
+            // A binding writes spec.nodeName and the PodScheduled condition together; it built the whole object.
         } else {
             Strategy.prepareForUpdate(&object, old: old, resource: resource, now: APITime.format(now()))
         }
