@@ -3,6 +3,7 @@ import EtcdClient
 import Foundation
 import GRPCWire
 import KubeServer
+import RevisionLog
 import Synchronization
 
 /// `ObjectStorage` on an external etcd (or another Kelson) through its v3 API: `kelson server
@@ -46,7 +47,7 @@ public struct EtcdObjectStorage: ObjectStorage {
     {
         var request = Etcdserverpb_RangeRequest()
         request.key = Data((startKey ?? prefix).utf8)
-        request.rangeEnd = Data(Self.prefixEnd(Array(prefix.utf8)))
+        request.rangeEnd = Data(KeyRange.prefixEnd(Array(prefix.utf8)))
         request.limit = Int64(limit)
         request.revision = revision
         let response = try await call { try await client.range(request, timeout: Self.requestTimeout) }
@@ -112,7 +113,7 @@ public struct EtcdObjectStorage: ObjectStorage {
     public func watch(prefix: String, afterRevision: Int64) throws(StorageFailure) -> any StorageWatch {
         var create = Etcdserverpb_WatchCreateRequest()
         create.key = Data(prefix.utf8)
-        create.rangeEnd = Data(Self.prefixEnd(Array(prefix.utf8)))
+        create.rangeEnd = Data(KeyRange.prefixEnd(Array(prefix.utf8)))
         create.startRevision = afterRevision + 1
         create.prevKv = true
         return EtcdStorageWatch(client: client, create: create)
@@ -122,18 +123,6 @@ public struct EtcdObjectStorage: ObjectStorage {
         StoredObject(
             key: String(decoding: keyValue.key, as: UTF8.self), value: Array(keyValue.value),
             modRevision: keyValue.modRevision, createRevision: keyValue.createRevision)
-    }
-
-    static func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
-        var end = prefix
-        while let last = end.last {
-            if last < 0xFF {
-                end[end.count - 1] = last + 1
-                return end
-            }
-            end.removeLast()
-        }
-        return [0]
     }
 
     private func call<Value>(_ body: () async throws -> Value) async throws(StorageFailure) -> Value {

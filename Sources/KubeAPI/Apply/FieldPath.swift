@@ -191,34 +191,6 @@ enum FieldPathText {
         }
     }
 
-    /// Go's `strconv.Quote` for the characters object keys hold: printable text kept, quotes, backslashes and
-    /// control characters escaped.
-    static func goQuoted(_ string: String) -> String {
-        var result = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\u{07}": result += "\\a"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{0B}": result += "\\v"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += "\\x" + hexDigits(scalar.value, width: 2)
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
-
-    private static func hexDigits(_ value: UInt32, width: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
+    /// Go's `strconv.Quote`, as `%q` prints keys and names in SMD's messages.
+    static func goQuoted(_ string: String) -> String { GoFormat.quoted(string) }
 }

@@ -169,21 +169,13 @@ struct ResourceHandler: Sendable {
             target.groupVersion == target.resource.groupVersion
         {
             let (items, result) = try await registry.listEncoded(target, options: options)
-            var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
-            if let token = result.continueToken { metadata["continue"] = .string(token) }
-            if let remaining = result.remainingItemCount, remaining > 0 {
-                metadata["remainingItemCount"] = .int(remaining)
-            }
+            let metadata = Responses.listMetadata(result)
             let bytes = await StoredTable.bytes(
                 items, resource: target.resource, listMetadata: metadata, includeObject: includeObject, now: now())
             return HTTPResponse(status: 200, headers: [("Content-Type", Responses.tableType)], body: bytes)
         }
         let result = try await registry.list(target, options: options)
-        var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
-        if let token = result.continueToken { metadata["continue"] = .string(token) }
-        if let remaining = result.remainingItemCount, remaining > 0 {
-            metadata["remainingItemCount"] = .int(remaining)
-        }
+        let metadata = Responses.listMetadata(result)
         return await render(
             result.items, single: false, request: request, target: target, query: query, listMetadata: metadata)
     }
@@ -193,9 +185,7 @@ struct ResourceHandler: Sendable {
         -> HTTPResponse
     {
         let (items, result) = try await registry.listEncoded(target, options: options)
-        var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
-        if let token = result.continueToken { metadata["continue"] = .string(token) }
-        if let remaining = result.remainingItemCount, remaining > 0 { metadata["remainingItemCount"] = .int(remaining) }
+        let metadata = Responses.listMetadata(result)
         var body: [UInt8] = []
         body.reserveCapacity(items.reduce(256) { $0 + $1.count + 1 })
         body += Array(

@@ -75,16 +75,29 @@ enum Responses {
                 else { return [] }
                 return row.serialized()
             }) ?? []
-        // `{…,"rows":[]}` with the rows put between the brackets.
+        return joined(rows, into: empty)
+    }
+
+    /// An empty Table (`{…,"rows":[]}`, `rows` last) with encoded rows put between its brackets.
+    static func joined(_ rows: [[UInt8]], into empty: JSONValue) -> [UInt8] {
         var bytes = empty.serialized()
         guard bytes.count >= 3, bytes.suffix(3) == Array("[]}".utf8) else { return bytes }
         bytes.removeLast(2)
+        bytes.reserveCapacity(rows.reduce(bytes.count + 2) { $0 + $1.count + 1 })
         for (index, row) in rows.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes += row
         }
         bytes += Array("]}".utf8)
         return bytes
+    }
+
+    /// A list's `metadata`: the revision it was read at, and where the next page starts.
+    static func listMetadata(_ result: ObjectRegistry.ListResult) -> JSONObject {
+        var metadata: JSONObject = ["resourceVersion": .string(String(result.revision))]
+        if let token = result.continueToken { metadata["continue"] = .string(token) }
+        if let remaining = result.remainingItemCount, remaining > 0 { metadata["remainingItemCount"] = .int(remaining) }
+        return metadata
     }
 
     static func partialMetadata(_ object: JSONValue) -> JSONValue {

@@ -22,15 +22,7 @@ enum StoredTable {
             (try? await ParallelMap.map(items) { item in
                 row(item, printer: printer, resource: resource, includeObject: includeObject, now: now)
             }) ?? []
-        var bytes = empty.serialized()
-        guard bytes.count >= 3, bytes.suffix(3) == Array("[]}".utf8) else { return bytes }
-        bytes.removeLast(2)
-        for (index, row) in rows.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes += row
-        }
-        bytes += Array("]}".utf8)
-        return bytes
+        return Responses.joined(rows, into: empty)
     }
 
     private static func row(

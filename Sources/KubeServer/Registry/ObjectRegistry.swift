@@ -47,18 +47,7 @@ struct ObjectRegistry: Sendable {
     func list(_ target: RequestTarget, options: ListOptions) async throws(KubeError) -> ListResult {
         let resource = target.resource
         let prefix = resource.keyPrefix(namespace: target.namespace)
-        var revision: Int64 = 0
-        var startKey: String?
-        if let token = options.continueToken, !token.isEmpty {
-            let decoded = try ContinueToken.decode(token, prefix: prefix)
-            revision = decoded.revision
-            startKey = decoded.startKey
-        } else if let version = options.resourceVersion, !version.isEmpty, version != "0" {
-            guard let requested = Int64(version), requested > 0 else {
-                throw .badRequest("invalid resource version: \(version)")
-            }
-            if options.resourceVersionMatch == "Exact" { revision = requested }
-        }
+        let (revision, startKey) = try Self.start(of: options, prefix: prefix)
         let filtering = options.labelSelector != nil || options.fieldSelector != nil
         var items: [JSONValue] = []
         var readRevision = revision
@@ -112,16 +101,7 @@ struct ObjectRegistry: Sendable {
     {
         let resource = target.resource
         let prefix = resource.keyPrefix(namespace: target.namespace)
-        var revision: Int64 = 0
-        var startKey: String?
-        if let token = options.continueToken, !token.isEmpty {
-            (revision, startKey) = try ContinueToken.decode(token, prefix: prefix)
-        } else if let version = options.resourceVersion, !version.isEmpty, version != "0" {
-            guard let requested = Int64(version), requested > 0 else {
-                throw .badRequest("invalid resource version: \(version)")
-            }
-            if options.resourceVersionMatch == "Exact" { revision = requested }
-        }
+        let (revision, startKey) = try Self.start(of: options, prefix: prefix)
         let page = try await readPage(
             prefix: prefix, startKey: startKey, limit: options.limit, revision: revision,
             continuing: options.continueToken?.isEmpty == false)
@@ -143,6 +123,24 @@ struct ObjectRegistry: Sendable {
             result.remainingItemCount = page.count - Int64(page.objects.count)
         }
         return (items, result)
+    }
+
+    /// Where a list starts: the continue token's key and revision, or a `resourceVersion` with
+    /// `resourceVersionMatch=Exact` (a past revision); otherwise the latest (revision 0) from the prefix's start.
+    private static func start(of options: ListOptions, prefix: String) throws(KubeError)
+        -> (revision: Int64, startKey: String?)
+    {
+        if let token = options.continueToken, !token.isEmpty {
+            let decoded = try ContinueToken.decode(token, prefix: prefix)
+            return (decoded.revision, decoded.startKey)
+        }
+        if let version = options.resourceVersion, !version.isEmpty, version != "0" {
+            guard let requested = Int64(version), requested > 0 else {
+                throw .badRequest("invalid resource version: \(version)")
+            }
+            if options.resourceVersionMatch == "Exact" { return (requested, nil) }
+        }
+        return (0, nil)
     }
 
     /// One range read of a list; a continue token whose revision was compacted gets kube-apiserver's 410.

@@ -23,7 +23,7 @@ public struct LocalObjectStorage: ObjectStorage {
     public func list(prefix: String, startKey: String?, limit: Int, revision: Int64) async throws(StorageFailure)
         -> StoredList
     {
-        let end = Self.prefixEnd(Array(prefix.utf8))
+        let end = KeyRange.prefixEnd(Array(prefix.utf8))
         var request = RangeRequest(range: .interval(start: Array((startKey ?? prefix).utf8), end: end))
         request.limit = Int64(limit)
         request.revision = revision
@@ -75,7 +75,8 @@ public struct LocalObjectStorage: ObjectStorage {
     }
 
     public func watch(prefix: String, afterRevision: Int64) throws(StorageFailure) -> any StorageWatch {
-        var request = WatchRequest(range: .interval(start: Array(prefix.utf8), end: Self.prefixEnd(Array(prefix.utf8))))
+        var request = WatchRequest(
+            range: .interval(start: Array(prefix.utf8), end: KeyRange.prefixEnd(Array(prefix.utf8))))
         request.startRevision = afterRevision + 1
         request.previousKeyValues = true
         do {
@@ -91,19 +92,6 @@ public struct LocalObjectStorage: ObjectStorage {
         StoredObject(
             key: String(decoding: keyValue.key, as: UTF8.self), value: keyValue.value,
             modRevision: keyValue.modRevision, createRevision: keyValue.createRevision)
-    }
-
-    /// etcd's prefix end: the prefix with its last byte incremented (`/registry/pods/` → `/registry/pods0`).
-    static func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
-        var end = prefix
-        while let last = end.last {
-            if last < 0xFF {
-                end[end.count - 1] = last + 1
-                return end
-            }
-            end.removeLast()
-        }
-        return [0]
     }
 
     static func failure(_ error: StoreError) -> StorageFailure {
