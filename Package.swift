@@ -102,6 +102,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "KubeControllers",
+            dependencies: [
+                "KubeAPI", "KubeServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "EtcdClient",
             dependencies: ["EtcdAPI", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
@@ -110,7 +118,7 @@ let package = Package(
             dependencies: [
                 "EtcdAPI", "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
                 // `kelson server`: the Kubernetes API server on the store.
-                "KubeServer",
+                "KubeServer", "KubeControllers",
                 // `kelson migrate --from etcd://` reads a live etcd through its API.
                 "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -165,6 +173,13 @@ let package = Package(
             path: "Examples/embedded"
         ),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(
+            name: "KubeControllersTests",
+            dependencies: [
+                "KubeControllers", "KubeServer", "KubeAPI", "RevisionLog", "SQLiteBackend",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "KubeServerTests",
             dependencies: [

@@ -47,6 +47,14 @@ public final class APIHandler: Sendable {
         version = KubernetesVersion.document
     }
 
+    /// The API for in-process callers only (controllers, tests, embedding programs): no listener, so no
+    /// authentication, on `storage`, with `now` as the server's clock.
+    public static func inProcess(storage: any ObjectStorage, now: @escaping @Sendable () -> Date = { Date() })
+        -> APIHandler
+    {
+        APIHandler(storage: storage, serverAddress: "127.0.0.1:6443", authenticate: { _, _ in nil }, now: now)
+    }
+
     /// Registers the handler for every path on `router`.
     public func register(into router: inout GRPCServerRouter) {
         router.registerHTTPFallback(maxBodyBytes: Self.requestBodyMaximum) { [self] request, respond in

@@ -7,7 +7,7 @@ public enum BuiltinResources {
     public static let all: [ResourceType] = [
         ResourceType(
             group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, shortNames: ["ns"],
-            subresources: [.status], schemaName: "io.k8s.api.core.v1.Namespace"),
+            subresources: [.status, .finalize], schemaName: "io.k8s.api.core.v1.Namespace"),
         ResourceType(
             group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, shortNames: ["po"],
             categories: ["all"],

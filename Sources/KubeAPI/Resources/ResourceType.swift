@@ -26,7 +26,7 @@ public struct GroupVersion: Sendable, Hashable, CustomStringConvertible {
 /// version), and every other version upstream ever served it in (`aliases`) is a view of that same object.
 public struct ResourceType: Sendable {
     public enum Subresource: String, Sendable, CaseIterable {
-        case status, scale, log, exec, attach, portforward, binding, eviction, token, proxy
+        case status, scale, log, exec, attach, portforward, binding, eviction, token, proxy, finalize
     }
 
     public var group: String

@@ -15,9 +15,25 @@ public final class Informer: Sendable {
 
     private struct State {
         var objects: [String: JSONValue] = [:]
+        /// Keys by namespace, so a controller reads one namespace without walking the whole cache.
+        var namespaceIndex: [String: Set<String>] = [:]
+
+        mutating func store(_ key: String, _ object: JSONValue?) {
+            objects[key] = object
+            guard let slash = key.firstIndex(of: "/") else { return }
+            let namespace = String(key[..<slash])
+            if object == nil {
+                namespaceIndex[namespace]?.remove(key)
+                if namespaceIndex[namespace]?.isEmpty == true { namespaceIndex[namespace] = nil }
+            } else {
+                namespaceIndex[namespace, default: []].insert(key)
+            }
+        }
         var synced = false
         var handlers: [@Sendable (String) -> Void] = []
+        var eventHandlers: [@Sendable (InformerEvent) -> Void] = []
         var resourceVersion = ""
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -42,13 +58,41 @@ public final class Informer: Sendable {
         state.withLock { $0.handlers.append(handler) }
     }
 
+    /// Called with each change and the object before and after it (nil when absent), for users that must know
+    /// what an object was before it went (the owner of a deleted pod). Add handlers before `run`.
+    public func onEvent(_ handler: @escaping @Sendable (InformerEvent) -> Void) {
+        state.withLock { $0.eventHandlers.append(handler) }
+    }
+
     /// True once the first list is in the cache.
     public var hasSynced: Bool { state.withLock { $0.synced } }
+
+    /// Returns once the first list is in the cache.
+    public func waitForSync() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.synced { return true }
+                state.syncWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// The revision the cache reflects: every write at or below it is in the cache (the list's revision, then
+    /// each event's and bookmark's). A controller that wrote at revision R waits for this to reach R before it
+    /// trusts the cache again.
+    public var revision: Int64 { state.withLock { Int64($0.resourceVersion) ?? 0 } }
 
     public func get(_ key: String) -> JSONValue? { state.withLock { $0.objects[key] } }
 
     /// Every cached object.
     public var objects: [JSONValue] { state.withLock { Array($0.objects.values) } }
+
+    /// The cached objects of one namespace.
+    public func objects(inNamespace namespace: String) -> [JSONValue] {
+        state.withLock { state in (state.namespaceIndex[namespace] ?? []).compactMap { state.objects[$0] } }
+    }
 
     /// Lists and watches until the task is cancelled.
     public func run() async {
@@ -71,14 +115,21 @@ public final class Informer: Sendable {
         var fresh: [String: JSONValue] = [:]
         for item in list["items"]?.arrayValue ?? [] { fresh[Self.key(of: item)] = item }
         let version = list[path: "metadata", "resourceVersion"]?.stringValue ?? ""
-        let (changed, handlers) = state.withLock { state in
+        let (events, handlers, eventHandlers, waiters) = state.withLock { state in
             let changed = Set(state.objects.keys).union(fresh.keys).filter { state.objects[$0] != fresh[$0] }
-            state.objects = fresh
+            let events = changed.map { InformerEvent(key: $0, old: state.objects[$0], new: fresh[$0]) }
+            for event in events { state.store(event.key, event.new) }
             state.resourceVersion = version
             state.synced = true
-            return (changed, state.handlers)
+            let waiters = state.syncWaiters
+            state.syncWaiters = []
+            return (events, state.handlers, state.eventHandlers, waiters)
         }
-        for key in changed { for handler in handlers { handler(key) } }
+        for event in events {
+            for handler in handlers { handler(event.key) }
+            for handler in eventHandlers { handler(event) }
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     private func watch() async throws(KubeError) {
@@ -92,18 +143,16 @@ public final class Informer: Sendable {
             let key = Self.key(of: object)
             let objectVersion = object[path: "metadata", "resourceVersion"]?.stringValue ?? ""
             let handlers: [@Sendable (String) -> Void]
+            let eventHandlers: [@Sendable (InformerEvent) -> Void]
+            let event: InformerEvent
             switch type {
-            case "ADDED", "MODIFIED":
-                handlers = state.withLock { state in
-                    state.objects[key] = object
+            case "ADDED", "MODIFIED", "DELETED":
+                let new: JSONValue? = type == "DELETED" ? nil : object
+                (handlers, eventHandlers, event) = state.withLock { state in
+                    let old = state.objects[key]
+                    state.store(key, new)
                     state.resourceVersion = objectVersion
-                    return state.handlers
-                }
-            case "DELETED":
-                handlers = state.withLock { state in
-                    state.objects[key] = nil
-                    state.resourceVersion = objectVersion
-                    return state.handlers
+                    return (state.handlers, state.eventHandlers, InformerEvent(key: key, old: old, new: new))
                 }
             case "BOOKMARK":
                 state.withLock { $0.resourceVersion = objectVersion }
@@ -114,6 +163,14 @@ public final class Informer: Sendable {
                     code: object["code"]?.intValue.map(Int.init) ?? 500, reason: "Expired", message: "watch ended")
             }
             for handler in handlers { handler(key) }
+            for handler in eventHandlers { handler(event) }
         }
     }
+}
+
+/// One change an informer saw: the object before (nil when it was new) and after (nil when it went).
+public struct InformerEvent: Sendable {
+    public let key: String
+    public let old: JSONValue?
+    public let new: JSONValue?
 }

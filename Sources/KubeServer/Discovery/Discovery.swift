@@ -83,6 +83,7 @@ struct Discovery: Sendable {
         case .log: ["get"]
         case .exec, .attach, .portforward, .proxy: ["create", "get"]
         case .binding, .eviction, .token: ["create"]
+        case .finalize: ["update"]
         }
     }
 
@@ -90,7 +91,7 @@ struct Discovery: Sendable {
         -> (group: String, version: String, kind: String)
     {
         switch subresource {
-        case .status, .log: (version.group, version.version, resource.kind)
+        case .status, .log, .finalize: (version.group, version.version, resource.kind)
         case .scale: ("autoscaling", "v1", "Scale")
         case .exec: ("", "v1", "PodExecOptions")
         case .attach: ("", "v1", "PodAttachOptions")

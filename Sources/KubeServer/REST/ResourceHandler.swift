@@ -29,7 +29,7 @@ struct ResourceHandler: Sendable {
                     : try await pods.evict(body, target: target, name: name)
                 return Responses.json(answer, status: 201)
             }
-            guard known == .status || known == .scale else {
+            guard known == .status || known == .scale || (known == .finalize && request.method == "PUT") else {
                 throw .methodNotSupported(
                     resource.plural + "/" + subresource, group: resource.group, verb: request.method.lowercased())
             }

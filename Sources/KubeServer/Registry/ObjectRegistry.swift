@@ -291,7 +291,7 @@ struct ObjectRegistry: Sendable {
                 return (object, false)
             }
             // The last finalizer removed from an object being deleted: it goes now.
-            let finalizers = object[path: "metadata", "finalizers"]?.arrayValue ?? []
+            let finalizers = Self.allFinalizers(of: object, resource: resource)
             let deleting = object[path: "metadata", "deletionTimestamp"] != nil
             do throws(StorageFailure) {
                 // (In the stable form since the transform, above.)
@@ -323,6 +323,13 @@ struct ObjectRegistry: Sendable {
     {
         if subresource == "status" {
             Strategy.prepareForStatusUpdate(&object, old: old)
+        } else if subresource == "finalize" {
+            // `namespaces/{name}/finalize`: only the namespace's own finalizers change (the namespace controller
+            // removes `kubernetes` once the namespace is empty).
+            var result = old
+            result[path: "spec", "finalizers"] = object[path: "spec", "finalizers"]
+            result[path: "metadata", "resourceVersion"] = object[path: "metadata", "resourceVersion"]
+            object = result
         } else if subresource == "binding" {
             // A binding writes spec.nodeName and the PodScheduled condition together; it built the whole object.
         } else {
@@ -396,8 +403,9 @@ struct ObjectRegistry: Sendable {
             default: break
             }
             let graceful = Self.isGraceful(object, resource: resource, options: options)
+            // A namespace lingers until its own finalizers (`spec.finalizers`) are gone too.
             let lingers =
-                !finalizers.isEmpty || graceful != nil || (resource.group.isEmpty && resource.kind == "Namespace")
+                !finalizers.isEmpty || graceful != nil || !Self.allFinalizers(of: object, resource: resource).isEmpty
             do throws(StorageFailure) {
                 if lingers {
                     if object[path: "metadata", "deletionTimestamp"] == nil {
@@ -429,6 +437,16 @@ struct ObjectRegistry: Sendable {
             }
         }
         throw .conflict(resource.plural, group: resource.group, name: name, detail: KubeError.optimisticLockMessage)
+    }
+
+    /// Every finalizer that keeps `object` while it is deleted: `metadata.finalizers`, and for a namespace also
+    /// `spec.finalizers` (`kubernetes`, removed by the namespace controller through `/finalize`).
+    static func allFinalizers(of object: JSONValue, resource: ResourceType) -> [JSONValue] {
+        var finalizers = object[path: "metadata", "finalizers"]?.arrayValue ?? []
+        if resource.group.isEmpty, resource.kind == "Namespace" {
+            finalizers += object[path: "spec", "finalizers"]?.arrayValue ?? []
+        }
+        return finalizers
     }
 
     /// A pod bound to a node and still running stops gracefully (its node agent deletes it once its processes are

@@ -89,8 +89,8 @@ enum VersionViews {
 }
 
 /// Times as the API writes them: RFC 3339 in UTC, whole seconds (`metav1.Time`), or microseconds (`MicroTime`).
-enum APITime {
-    static func format(_ date: Date, fractionalDigits: Int = 0) -> String {
+public enum APITime {
+    public static func format(_ date: Date, fractionalDigits: Int = 0) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -105,7 +105,7 @@ enum APITime {
         return text + "Z"
     }
 
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         if let date = formatter.date(from: text) { return date }

@@ -1,0 +1,8 @@
+/// Every controller `kelson server` runs, in the order they are listed in docs/cluster.md.
+enum ControllerSet {
+    static func make(_ context: ControllerContext) -> [any Controller] {
+        [
+            NamespaceController(context: context)
+        ]
+    }
+}

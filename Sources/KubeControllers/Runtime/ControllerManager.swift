@@ -1,0 +1,80 @@
+import Foundation
+import KubeAPI
+import KubeServer
+import Logging
+import ServiceLifecycle
+
+/// kube-controller-manager and kube-scheduler in one `Service`: starts the shared informers, waits for their first
+/// lists, then runs each controller's workers and the periodic resync until shutdown.
+public final class ControllerManager: Service, Sendable {
+    public let context: ControllerContext
+    public let controllers: [any Controller]
+
+    public init(context: ControllerContext, controllers: [any Controller]) {
+        self.context = context
+        self.controllers = controllers
+    }
+
+    /// Every controller Kelson has, on one context.
+    public static func standard(context: ControllerContext) -> ControllerManager {
+        ControllerManager(context: context, controllers: ControllerSet.make(context))
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.context.events.run() }
+            for informer in context.informers.all {
+                group.addTask { await informer.run() }
+            }
+            for informer in context.informers.all { await informer.waitForSync() }
+            for controller in controllers {
+                for _ in 0..<controller.workers {
+                    group.addTask { await self.work(controller) }
+                }
+                group.addTask { await self.resync(controller) }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                for controller in self.controllers { controller.queue.shutDown() }
+            }
+            // The first child to end is the shutdown watcher (or cancellation): stop the rest.
+            _ = await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Reconciles keys until the queue shuts down; a failure comes back after its back-off.
+    private func work(_ controller: any Controller) async {
+        while let key = await controller.queue.next() {
+            do {
+                try await controller.reconcile(key)
+                controller.queue.forget(key)
+            } catch {
+                if case let failure as KubeError = error, failure.code == 409 {
+                    // Someone wrote first: read the cache again soon.
+                } else {
+                    context.logger.debug(
+                        "reconcile failed",
+                        metadata: [
+                            "controller": "\(controller.name)", "key": "\(key)",
+                            "error": "\(error)",
+                        ])
+                }
+                controller.queue.addRateLimited(key)
+            }
+            controller.queue.done(key)
+        }
+    }
+
+    private func resync(_ controller: any Controller) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: context.settings.resyncPeriod) } catch { return }
+            for key in controller.allKeys() { controller.queue.add(key) }
+        }
+    }
+
+    /// Queues every key of every controller now (tests that move the clock use it).
+    public func resyncAll() {
+        for controller in controllers { for key in controller.allKeys() { controller.queue.add(key) } }
+    }
+}

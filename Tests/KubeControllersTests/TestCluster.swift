@@ -1,0 +1,89 @@
+import Foundation
+import KubeAPI
+import Logging
+import RevisionLog
+import SQLiteBackend
+import Synchronization
+
+@testable import KubeControllers
+@testable import KubeServer
+
+/// The API server on a real SQLite file and the controllers on it, in-process, with a clock the test can move.
+final class TestCluster: Sendable {
+    let directory: String
+    let store: Store
+    let client: KubeClient
+    let context: ControllerContext
+    let manager: ControllerManager
+    private let clock = TestClock()
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(
+        controllers: (ControllerContext) -> [any Controller] = ControllerSet.make,
+        settings: ControllerSettings = ControllerSettings()
+    ) throws {
+        directory = NSTemporaryDirectory() + "kelson-controllers-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let backend = try SQLiteBackend(configuration: SQLiteConfiguration(path: directory + "/db.sqlite"))
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        store = try Store(backend: backend, logger: logger)
+        let hub = WatchHub(store: store)
+        let clock = self.clock
+        let now: @Sendable () -> Date = { clock.now() }
+        let handler = APIHandler.inProcess(storage: LocalObjectStorage(store: store, hub: hub), now: now)
+        client = KubeClient(handler: handler)
+        context = ControllerContext(client: client, settings: settings, logger: logger, now: now)
+        manager = ControllerManager(context: context, controllers: controllers(context))
+    }
+
+    /// Creates the namespaces `kelson server` makes at start, then starts the controllers.
+    func start() async throws {
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            _ = try? await client.create(
+                "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
+        }
+        let manager = self.manager
+        task.withLock { $0 = Task { try? await manager.run() } }
+        for informer in context.informers.all { await informer.waitForSync() }
+    }
+
+    /// Moves the controllers' and the API server's clock forward.
+    func advance(by seconds: TimeInterval) {
+        clock.offset.withLock { $0 += seconds }
+        manager.resyncAll()
+    }
+
+    func stop() async {
+        let running = task.withLock { $0 }
+        running?.cancel()
+        await running?.value
+        store.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    func eventually(
+        timeout: Duration = .seconds(20), _ condition: @Sendable () async throws -> Bool
+    ) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return (try? await condition()) == true
+    }
+
+    func get(_ path: String) async -> JSONValue? { try? await client.get(path) }
+
+    func names(_ path: String, query: String = "") async throws -> [String] {
+        let list = try await client.list(path, query: query)
+        return (list["items"]?.arrayValue ?? []).compactMap { $0[path: "metadata", "name"]?.stringValue }.sorted()
+    }
+}
+
+/// The wall clock moved forward by what the test asks.
+final class TestClock: Sendable {
+    let offset = Mutex<TimeInterval>(0)
+    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+}
