@@ -2,7 +2,8 @@
 enum ControllerSet {
     static func make(_ context: ControllerContext) -> [any Controller] {
         [
-            NamespaceController(context: context)
+            NamespaceController(context: context),
+            ReplicaSetController(context: context),
         ]
     }
 }

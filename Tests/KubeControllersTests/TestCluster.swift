@@ -87,3 +87,28 @@ final class TestClock: Sendable {
     let offset = Mutex<TimeInterval>(0)
     func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
 }
+
+extension TestCluster {
+    /// What a node agent would report: the pod running and Ready (with an IP), through `pods/{name}/status`.
+    func markReady(_ namespace: String, _ name: String, ip: String = "10.42.0.10") async throws {
+        let now = APITime.format(context.now())
+        let patch: JSONValue = [
+            "status": [
+                "phase": "Running", "podIP": .string(ip),
+                "conditions": [
+                    ["type": "Ready", "status": "True", "lastTransitionTime": .string(now)],
+                    ["type": "ContainersReady", "status": "True", "lastTransitionTime": .string(now)],
+                ],
+            ]
+        ]
+        _ = try await client.patch("/api/v1/namespaces/\(namespace)/pods/\(name)/status", .merge, patch)
+    }
+
+    /// The pods of a namespace (optionally with a label selector).
+    func pods(_ namespace: String = "default", selector: String = "") async throws -> [JSONValue] {
+        let query =
+            selector.isEmpty
+            ? "" : "labelSelector=" + (selector.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        return try await client.list("/api/v1/namespaces/\(namespace)/pods", query: query)["items"]?.arrayValue ?? []
+    }
+}
