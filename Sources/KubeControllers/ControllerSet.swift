@@ -4,6 +4,8 @@ enum ControllerSet {
         [
             NamespaceController(context: context),
             ReplicaSetController(context: context),
+            DeploymentController(context: context),
+            GarbageCollector(context: context),
         ]
     }
 }

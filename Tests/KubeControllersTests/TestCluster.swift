@@ -112,3 +112,23 @@ extension TestCluster {
         return try await client.list("/api/v1/namespaces/\(namespace)/pods", query: query)["items"]?.arrayValue ?? []
     }
 }
+
+extension TestCluster {
+    /// Acts as a node would for every pod of `namespace` until cancelled: marks each new pod ready with an IP (and,
+    /// when `onReady` says so, notes it).
+    func runNodeStandIn(_ namespace: String = "default", onReady: @escaping @Sendable (JSONValue) -> Void = { _ in })
+        -> Task<Void, Never>
+    {
+        Task {
+            var counter = 1
+            while !Task.isCancelled {
+                for pod in (try? await pods(namespace)) ?? [] where !PodState.isReady(pod) && !pod.isDeleting {
+                    counter += 1
+                    try? await markReady(namespace, pod.name, ip: "10.42.\(counter / 250).\(counter % 250 + 2)")
+                    onReady(pod)
+                }
+                try? await Task.sleep(for: .milliseconds(30))
+            }
+        }
+    }
+}

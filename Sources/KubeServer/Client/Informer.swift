@@ -147,7 +147,9 @@ public final class Informer: Sendable {
             let event: InformerEvent
             switch type {
             case "ADDED", "MODIFIED", "DELETED":
-                let new: JSONValue? = type == "DELETED" ? nil : object
+                // (Not a `?:`: its nil would be JSONValue's null, not an absent object.)
+                var new: JSONValue? = .none
+                if type != "DELETED" { new = object }
                 (handlers, eventHandlers, event) = state.withLock { state in
                     let old = state.objects[key]
                     state.store(key, new)
