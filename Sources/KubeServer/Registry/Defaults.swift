@@ -71,6 +71,59 @@ enum Defaults {
         }
     }
 
+    /// A Job's defaults (`SetDefaults_Job`) and, unless `spec.manualSelector` is true, the selector and pod
+    /// labels kube-apiserver's job strategy generates from the Job's uid, so its pods are told apart from any
+    /// other Job's. Runs at create, where the uid is already assigned.
+    static func job(_ object: inout JSONValue) {
+        let spec = object["spec"]
+        if spec?["completions"] == nil, spec?["parallelism"] == nil { object[path: "spec", "completions"] = 1 }
+        if object[path: "spec", "parallelism"] == nil { object[path: "spec", "parallelism"] = 1 }
+        if object[path: "spec", "backoffLimit"] == nil {
+            object[path: "spec", "backoffLimit"] =
+                object[path: "spec", "backoffLimitPerIndex"] != nil ? 2_147_483_647 : 6
+        }
+        if object[path: "spec", "completionMode"] == nil { object[path: "spec", "completionMode"] = "NonIndexed" }
+        if object[path: "spec", "suspend"] == nil { object[path: "spec", "suspend"] = false }
+        if object[path: "spec", "podReplacementPolicy"] == nil {
+            object[path: "spec", "podReplacementPolicy"] =
+                object[path: "spec", "podFailurePolicy"] != nil ? "Failed" : "TerminatingOrFailed"
+        }
+        if object[path: "spec", "manualSelector"] == nil { object[path: "spec", "manualSelector"] = false }
+        if object[path: "spec", "manualSelector"]?.boolValue != true {
+            let uid = JSONValue.string(object[path: "metadata", "uid"]?.stringValue ?? "")
+            let name = JSONValue.string(object[path: "metadata", "name"]?.stringValue ?? "")
+            if object[path: "spec", "selector"] == nil {
+                object[path: "spec", "selector"] = ["matchLabels": ["batch.kubernetes.io/controller-uid": uid]]
+            }
+            var labels = object[path: "spec", "template", "metadata", "labels"]?.objectValue ?? JSONObject()
+            labels["batch.kubernetes.io/controller-uid"] = uid
+            labels["batch.kubernetes.io/job-name"] = name
+            labels["controller-uid"] = uid
+            labels["job-name"] = name
+            object[path: "spec", "template", "metadata", "labels"] = .object(labels)
+        }
+        // The Job takes its pod template's labels when it has none (SetDefaults_Job; the API server applies
+        // defaults again when it reads the stored Job, so the generated labels are among them).
+        let jobLabels = object[path: "metadata", "labels"]?.objectValue ?? JSONObject()
+        if jobLabels.isEmpty, let templateLabels = object[path: "spec", "template", "metadata", "labels"] {
+            object[path: "metadata", "labels"] = templateLabels
+        }
+        podSpec(&object, at: ["spec", "template", "spec"])
+    }
+
+    /// `SetDefaults_CronJob`, and the pod defaults of its job template.
+    static func cronJob(_ object: inout JSONValue) {
+        if (object[path: "spec", "concurrencyPolicy"]?.stringValue ?? "").isEmpty {
+            object[path: "spec", "concurrencyPolicy"] = "Allow"
+        }
+        if object[path: "spec", "suspend"] == nil { object[path: "spec", "suspend"] = false }
+        if object[path: "spec", "successfulJobsHistoryLimit"] == nil {
+            object[path: "spec", "successfulJobsHistoryLimit"] = 3
+        }
+        if object[path: "spec", "failedJobsHistoryLimit"] == nil { object[path: "spec", "failedJobsHistoryLimit"] = 1 }
+        podSpec(&object, at: ["spec", "jobTemplate", "spec", "template", "spec"])
+    }
+
     private static func setIfMissing(_ object: inout JSONValue, _ key: String, _ value: JSONValue) {
         if object[key] == nil { object[key] = value }
     }

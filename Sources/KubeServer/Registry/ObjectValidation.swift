@@ -45,6 +45,11 @@ enum ObjectValidation {
             return errors
         case ("batch", "Job"):
             return containers(object[path: "spec", "template", "spec"], path: FieldPath("spec", "template", "spec"))
+                + BatchValidation.job(object)
+        case ("batch", "CronJob"):
+            return containers(
+                object[path: "spec", "jobTemplate", "spec", "template", "spec"],
+                path: FieldPath("spec", "jobTemplate", "spec", "template", "spec")) + BatchValidation.cronJob(object)
         case ("apiextensions.k8s.io", "CustomResourceDefinition"):
             return CustomResourceTypes.errors(in: object)
         default:
@@ -53,7 +58,7 @@ enum ObjectValidation {
     }
 
     /// A pod spec needs containers, each with a name and an image.
-    private static func containers(_ spec: JSONValue?, path: FieldPath) -> [FieldError] {
+    static func containers(_ spec: JSONValue?, path: FieldPath) -> [FieldError] {
         guard let containers = spec?["containers"]?.arrayValue, !containers.isEmpty else {
             return [.required(path.child("containers"))]
         }

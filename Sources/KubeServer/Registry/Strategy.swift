@@ -25,7 +25,10 @@ enum Strategy {
             }
             Defaults.podSpec(&object, at: ["spec", "template", "spec"])
         case ("batch", "Job"):
-            Defaults.podSpec(&object, at: ["spec", "template", "spec"])
+            // The uid is assigned before this runs (ObjectRegistry.create), so the selector can be generated.
+            Defaults.job(&object)
+        case ("batch", "CronJob"):
+            Defaults.cronJob(&object)
         case ("", "Service"):
             Defaults.service(&object)
         case ("", "Secret"):
@@ -48,6 +51,8 @@ enum Strategy {
             Defaults.podSpec(&object, at: ["spec"])
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
+        case ("batch", "CronJob"):
+            Defaults.cronJob(&object)
         case ("", "Service"):
             Defaults.service(&object)
         case ("", "Namespace"):
