@@ -31,10 +31,10 @@ public final class APIHandler: Sendable {
         storage: any ObjectStorage, catalogue: ResourceCatalogue = ResourceCatalogue(), serverAddress: String,
         tokens: ServiceAccountTokens? = nil,
         authenticate: @escaping @Sendable (HTTPRequest, ObjectRegistry) async -> AuthenticatedIdentity?,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, serviceNetwork: ServiceNetwork = .standard
     ) {
         self.catalogue = catalogue
-        let registry = ObjectRegistry(storage: storage, now: now)
+        let registry = ObjectRegistry(storage: storage, now: now, serviceNetwork: serviceNetwork)
         self.registry = registry
         resources = ResourceHandler(
             registry: registry, watches: WatchStreamer(registry: registry, now: now),
@@ -48,11 +48,15 @@ public final class APIHandler: Sendable {
     }
 
     /// The API for in-process callers only (controllers, tests, embedding programs): no listener, so no
-    /// authentication, on `storage`, with `now` as the server's clock.
-    public static func inProcess(storage: any ObjectStorage, now: @escaping @Sendable () -> Date = { Date() })
-        -> APIHandler
-    {
-        APIHandler(storage: storage, serverAddress: "127.0.0.1:6443", authenticate: { _, _ in nil }, now: now)
+    /// authentication, on `storage`, with `now` as the server's clock and Services' addresses from
+    /// `serviceNetwork`.
+    public static func inProcess(
+        storage: any ObjectStorage, now: @escaping @Sendable () -> Date = { Date() },
+        serviceNetwork: ServiceNetwork = .standard
+    ) -> APIHandler {
+        APIHandler(
+            storage: storage, serverAddress: "127.0.0.1:6443", authenticate: { _, _ in nil }, now: now,
+            serviceNetwork: serviceNetwork)
     }
 
     /// Registers the handler for every path on `router`.

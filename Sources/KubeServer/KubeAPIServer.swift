@@ -22,6 +22,10 @@ public struct KubeAPIServerConfiguration: Sendable {
     /// `--write-kubeconfig` and `--write-kubeconfig-mode`.
     public var kubeconfigPath: String
     public var kubeconfigMode: mode_t = 0o600
+    /// `--service-cidr`: where Services' ClusterIPs come from (one IPv4 range).
+    public var serviceCIDR = "10.43.0.0/16"
+    /// `--service-node-port-range` (`ServiceNetwork.parsePortRange` reads the flag's `30000-32767`).
+    public var serviceNodePortRange: ClosedRange<Int> = 30000...32767
 
     public init(dataDirectory: String, nodeName: String) {
         self.dataDirectory = dataDirectory
@@ -53,13 +57,17 @@ public final class KubeAPIServer: Sendable {
         let certificates = pki.makeClientCertificateAuthenticator()
         let staticToken = configuration.token.map { StaticTokenAuthenticator(token: $0) }
         let serviceAccounts = ServiceAccountTokens(signingKey: pki.serviceAccountKey)
+        let serviceNetwork = try ServiceNetwork(
+            cidr: configuration.serviceCIDR, nodePorts: configuration.serviceNodePortRange)
         let host = configuration.bindAddress == "0.0.0.0" ? "127.0.0.1" : configuration.bindAddress
         let address = host.contains(":") ? "[\(host)]:\(configuration.httpsPort)" : "\(host):\(configuration.httpsPort)"
-        handler = APIHandler(storage: storage, serverAddress: address, tokens: serviceAccounts) { request, registry in
-            await Self.authenticate(
-                request, certificates: certificates, token: staticToken, serviceAccounts: serviceAccounts,
-                registry: registry)
-        }
+        handler = APIHandler(
+            storage: storage, serverAddress: address, tokens: serviceAccounts,
+            authenticate: { request, registry in
+                await Self.authenticate(
+                    request, certificates: certificates, token: staticToken, serviceAccounts: serviceAccounts,
+                    registry: registry)
+            }, serviceNetwork: serviceNetwork)
         var router = GRPCServerRouter()
         handler.register(into: &router)
         var listener = GRPCServerConfiguration()

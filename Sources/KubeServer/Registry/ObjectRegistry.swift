@@ -7,6 +7,10 @@ import KubeAPI
 struct ObjectRegistry: Sendable {
     let storage: any ObjectStorage
     let now: @Sendable () -> Date
+    /// Where Services' ClusterIPs and NodePorts come from (`ServiceAllocator`).
+    var serviceNetwork = ServiceNetwork.standard
+
+    var services: ServiceAllocator { ServiceAllocator(storage: storage, network: serviceNetwork, now: now) }
 
     /// Attempts at a read-modify-write before giving up on a key others keep changing.
     static let updateAttempts = 16
@@ -208,29 +212,40 @@ struct ObjectRegistry: Sendable {
         object[path: "metadata", "deletionTimestamp"] = nil
         object[path: "metadata", "deletionGracePeriodSeconds"] = nil
         Strategy.prepareForCreate(&object, resource: resource, now: APITime.format(now()))
+        let isService = ServiceAllocator.applies(to: resource)
+        if isService { try ServiceFields.prepareForCreate(&object) }
         try ObjectChecks.validate(object, resource: resource, old: nil)
         var name = object[path: "metadata", "name"]?.stringValue ?? ""
+        // A Service's addresses and node ports are taken before it is written (released if it is not).
+        var claims = ServiceAllocator.Claims()
+        if isService { claims = try await services.allocate(&object, old: nil, dryRun: options.dryRun) }
         // (Brought to the stable form right after the checks of the body, above.)
         if options.dryRun {
             VersionViews.present(&object, as: target.groupVersion, resource: resource)
             return object
         }
         var revision: Int64 = 0
-        // A generated name that is taken gets another (kube-apiserver's RetryGenerateName: 8 tries in all).
-        for attempt in 1...Self.generatedNameAttempts {
-            do throws(StorageFailure) {
-                revision = try await storage.create(
-                    resource.key(namespace: target.namespace, name: name), value: StoredForm.encode(object))
-                break
-            } catch .alreadyExists {
-                guard let prefix = generatedFrom, attempt < Self.generatedNameAttempts else {
-                    throw .alreadyExists(resource.plural, group: resource.group, name: name)
+        do throws(KubeError) {
+            // A generated name that is taken gets another (kube-apiserver's RetryGenerateName: 8 tries in all).
+            for attempt in 1...Self.generatedNameAttempts {
+                do throws(StorageFailure) {
+                    revision = try await storage.create(
+                        resource.key(namespace: target.namespace, name: name), value: StoredForm.encode(object))
+                    break
+                } catch .alreadyExists {
+                    guard let prefix = generatedFrom, attempt < Self.generatedNameAttempts else {
+                        throw .alreadyExists(resource.plural, group: resource.group, name: name)
+                    }
+                    name = NameGenerator.generateName(base: prefix)
+                    object[path: "metadata", "name"] = .string(name)
+                    if !claims.keys.isEmpty { await services.rename(&claims, to: object) }
+                } catch {
+                    throw Self.kubeError(error)
                 }
-                name = NameGenerator.generateName(base: prefix)
-                object[path: "metadata", "name"] = .string(name)
-            } catch {
-                throw Self.kubeError(error)
             }
+        } catch {
+            await services.undo(claims)
+            throw error
         }
         object[path: "metadata", "resourceVersion"] = .string(String(revision))
         VersionViews.present(&object, as: target.groupVersion, resource: resource)
@@ -281,11 +296,16 @@ struct ObjectRegistry: Sendable {
             var stableOld = old
             VersionViews.store(&stableOld, from: target.groupVersion, resource: resource)
             try prepareUpdate(&object, old: stableOld, resource: resource, subresource: subresource)
+            let isService = ServiceAllocator.applies(to: resource) && subresource == nil
+            if isService { try ServiceFields.prepareForUpdate(&object, old: stableOld) }
             try ObjectChecks.validate(object, resource: resource, old: stableOld)
             // Nothing changed: answer with what is stored, as kube-apiserver skips no-op writes.
             var comparable = object
             comparable[path: "metadata", "resourceVersion"] = old[path: "metadata", "resourceVersion"]
             if comparable == stableOld { return (old, false) }
+            // A Service's new addresses and node ports are taken before it is written (released if it is not).
+            var claims = ServiceAllocator.Claims()
+            if isService { claims = try await services.allocate(&object, old: stableOld, dryRun: options.dryRun) }
             if options.dryRun {
                 VersionViews.present(&object, as: target.groupVersion, resource: resource)
                 return (object, false)
@@ -298,18 +318,26 @@ struct ObjectRegistry: Sendable {
                 if deleting, finalizers.isEmpty {
                     let revision = try await storage.delete(key, expectedModRevision: current.modRevision)
                     object[path: "metadata", "resourceVersion"] = .string(String(revision))
+                    if ServiceAllocator.applies(to: resource) {
+                        await services.releaseAll(of: stableOld)
+                        await services.releaseAll(of: object)
+                    }
                 } else {
                     let revision = try await storage.update(
                         key, value: StoredForm.encode(object), expectedModRevision: current.modRevision)
                     object[path: "metadata", "resourceVersion"] = .string(String(revision))
+                    if isService { await services.releaseDropped(old: stableOld, new: object) }
                 }
                 VersionViews.present(&object, as: target.groupVersion, resource: resource)
                 return (object, false)
             } catch .conflict(let latest) {
+                await services.undo(claims)
                 stored = latest
             } catch .notFound {
+                await services.undo(claims)
                 stored = nil
             } catch {
+                await services.undo(claims)
                 throw Self.kubeError(error)
             }
         }
@@ -426,6 +454,8 @@ struct ObjectRegistry: Sendable {
                 }
                 if !options.dryRun {
                     _ = try await storage.delete(key, expectedModRevision: current.modRevision)
+                    // After the Service is gone, never before: its addresses are free again.
+                    if ServiceAllocator.applies(to: resource) { await services.releaseAll(of: object) }
                 }
                 return Self.success(name: name, resource: resource, uid: uid)
             } catch .conflict {
