@@ -1,11 +1,15 @@
-/// Every controller `kelson server` runs, in the order they are listed in docs/cluster.md.
+/// Every controller `kelson server` runs, in the order docs/cluster.md lists them.
 enum ControllerSet {
     static func make(_ context: ControllerContext) -> [any Controller] {
         [
             NamespaceController(context: context),
             ReplicaSetController(context: context),
             DeploymentController(context: context),
+            JobController(context: context),
+            CronJobController(context: context),
             GarbageCollector(context: context),
+            EndpointsController(context: context),
+            EndpointSliceController(context: context),
         ]
     }
 }

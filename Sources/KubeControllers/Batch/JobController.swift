@@ -45,7 +45,7 @@ final class JobController: Controller {
             return
         }
         // A pod this controller created may not be in the cache yet: counting without it would create it twice.
-        guard expectations.satisfied(key, cacheRevision: pods.revision) else {
+        guard expectations.satisfied(key, cache: pods, present: { _ in false }) else {
             queue.add(key, after: .milliseconds(100))
             return
         }
@@ -212,7 +212,7 @@ final class JobController: Controller {
                 message: "Error creating: \(error.message)", component: Self.component)
             throw error
         }
-        expectations.wrote(job.key, at: created.resourceVersion)
+        expectations.expectCreated(job.key, revision: created.resourceVersion)
         context.events.record(
             Self.reference(job), reason: "SuccessfulCreate", message: "Created pod: \(created.name)",
             component: Self.component)
@@ -227,7 +227,7 @@ final class JobController: Controller {
                 let answer = try await context.client.delete(Collection.pods.path(key: pod.key))
                 if answer["kind"]?.stringValue == "Pod" {
                     lingering += 1
-                    expectations.wrote(job.key, at: answer.resourceVersion)
+                    expectations.expectCreated(job.key, revision: answer.resourceVersion)
                 }
             } catch {
                 guard error.code == 404 else {

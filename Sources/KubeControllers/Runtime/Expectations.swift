@@ -18,6 +18,7 @@ final class Expectations: Sendable {
 
     init(timeout: Duration = .seconds(300)) { self.timeout = timeout }
 
+    /// A write of `key`'s (a create, or a graceful delete that answered the object) landed at `revision`.
     func expectCreated(_ key: String, revision: Int64) {
         pending.withLock { pending in
             var entry = pending[key] ?? Pending(since: .now)
