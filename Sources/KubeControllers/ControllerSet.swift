@@ -3,6 +3,7 @@ enum ControllerSet {
     static func make(_ context: ControllerContext) -> [any Controller] {
         [
             NamespaceController(context: context),
+            ServiceAccountController(context: context),
             ReplicaSetController(context: context),
             DeploymentController(context: context),
             JobController(context: context),

@@ -53,6 +53,8 @@ public struct ControllerSettings: Sendable {
     public var resyncPeriod: Duration = .seconds(60)
     /// Where the API server is reached, for the `kubernetes` Service's Endpoints.
     public var apiServerAddress: (ip: String, port: Int)?
+    /// The cluster CA (PEM), published in every namespace as the `kube-root-ca.crt` ConfigMap.
+    public var certificateAuthorityPEM: String?
 
     public init() {}
 }
