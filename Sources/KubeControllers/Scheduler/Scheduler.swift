@@ -45,8 +45,9 @@ final class Scheduler: Controller {
         }
     }
 
-    /// Pending pods this scheduler places: no node yet, ours, not going away.
+    /// Pending pods this scheduler places: no node yet, ours, not going away, not held by scheduling gates.
     static func wantsScheduling(_ pod: JSONValue) -> Bool {
+        if let gates = pod[path: "spec", "schedulingGates"]?.arrayValue, !gates.isEmpty { return false }
         let node = pod[path: "spec", "nodeName"]?.stringValue ?? ""
         let scheduler = pod[path: "spec", "schedulerName"]?.stringValue ?? schedulerName
         return node.isEmpty && (scheduler.isEmpty || scheduler == schedulerName) && !pod.isDeleting
