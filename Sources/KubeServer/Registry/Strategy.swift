@@ -17,6 +17,7 @@ enum Strategy {
             object[path: "status", "phase"] = "Pending"
             object[path: "status", "qosClass"] = .string(qosClass(of: object["spec"]))
             Defaults.podSpec(&object, at: ["spec"])
+            DefaultTolerationSeconds.admit(&object)
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
         case ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"):
