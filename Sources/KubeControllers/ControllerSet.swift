@@ -9,6 +9,8 @@ enum ControllerSet {
             JobController(context: context),
             CronJobController(context: context),
             GarbageCollector(context: context),
+            Scheduler(context: context),
+            NodeLifecycleController(context: context),
             EndpointsController(context: context),
             EndpointSliceController(context: context),
         ]

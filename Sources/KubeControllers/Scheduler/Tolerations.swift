@@ -70,7 +70,7 @@ extension Array where Element == Toleration {
 }
 
 extension Optional where Wrapped == JSONValue {
-    /// The object, or nil when there is none: a deleted object can reach informer handlers and caches as `.null`.
+    /// The object, or nil when there is none (or it is a bare JSON null, which no stored object is).
     var present: JSONValue? {
         guard case .some(let value) = self, !value.isNull else { return nil }
         return value

@@ -93,7 +93,9 @@ struct KubernetesService {
                 "spec": [
                     "type": "ClusterIP", "clusterIP": .string(ServiceRange.firstAddress(of: settings.serviceCIDR)),
                     "sessionAffinity": "None",
-                    "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": .int(Int64(endpoint.port))]],
+                    "ports": [
+                        ["name": "https", "port": 443, "protocol": "TCP", "targetPort": .int(Int64(endpoint.port))]
+                    ],
                 ],
             ]
             do { _ = try await client.create(services, service) } catch { guard error.code == 409 else { throw error } }
@@ -122,7 +124,9 @@ struct KubernetesService {
     /// Creates the object, or brings the stored one's content (everything but metadata) to `object`.
     private func write(_ collection: String, name: String, _ object: JSONValue) async throws {
         guard var current = try? await client.get(collection + "/" + name) else {
-            do { _ = try await client.create(collection, object) } catch { guard error.code == 409 else { throw error } }
+            do { _ = try await client.create(collection, object) } catch {
+                guard error.code == 409 else { throw error }
+            }
             return
         }
         var changed = false

@@ -18,6 +18,7 @@ enum Strategy {
             object[path: "status", "qosClass"] = .string(qosClass(of: object["spec"]))
             Defaults.podSpec(&object, at: ["spec"])
             DefaultTolerationSeconds.admit(&object)
+            ServiceAccountAdmission.admit(&object)
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
         case ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"):
