@@ -231,7 +231,7 @@ let package = Package(
             dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness"]
+            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness", "KubeAPI"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import KubeControllers
 import KubeServer
 import Logging
 import RevisionLog
@@ -23,6 +24,14 @@ public struct ClusterConfiguration: Sendable {
     public var datastoreEndpoint: String?
     /// `--etcd-listen-client-urls`: also serve the store's etcd API there (off by default).
     public var etcdListenClientURLs: [String] = []
+    /// `--service-cidr` and `--service-node-port-range` (k3s's defaults).
+    public var serviceCIDR = "10.43.0.0/16"
+    public var serviceNodePortRange: ClosedRange<Int> = 30000...32767
+    /// `--disable-controller-manager` and `--disable-scheduler`: run without the controllers or the scheduler.
+    public var disableControllerManager = false
+    public var disableScheduler = false
+    /// `--node-monitor-grace-period` (kube-controller-manager's flag).
+    public var nodeMonitorGracePeriod: Duration = .seconds(40)
     public var logLevel: Logger.Level = .info
     public var metricsExposition: (@Sendable () -> [UInt8])?
 
@@ -99,10 +108,37 @@ public final class ClusterServer: Sendable {
         api.token = configuration.token
         api.kubeconfigPath = configuration.kubeconfigPath ?? configuration.dataDirectory + "/kubeconfig.yaml"
         api.kubeconfigMode = configuration.kubeconfigMode
+        api.serviceCIDR = configuration.serviceCIDR
+        api.serviceNodePortRange = configuration.serviceNodePortRange
         apiServer = try KubeAPIServer(configuration: api, storage: storage, logger: logger)
     }
 
-    public var services: [any Service] { (store?.services ?? []) + [APIServerService(server: apiServer)] }
+    public var services: [any Service] {
+        (store?.services ?? []) + [APIServerService(server: apiServer, controllers: makeControllers)]
+    }
+
+    /// The controllers and the scheduler on the in-process client, once the API listens (the `kubernetes` Service
+    /// names its address); nil when both are disabled.
+    private func makeControllers(apiURL: String) -> ControllerManager? {
+        let configuration = configuration
+        if configuration.disableControllerManager, configuration.disableScheduler { return nil }
+        var settings = ControllerSettings()
+        settings.serviceCIDR = configuration.serviceCIDR
+        settings.nodePortRange = configuration.serviceNodePortRange
+        settings.nodeMonitorGracePeriod = configuration.nodeMonitorGracePeriod
+        settings.certificateAuthorityPEM = apiServer.pki.certificateAuthorityPEM
+        if let url = URL(string: apiURL), let host = url.host, let port = url.port {
+            settings.apiServerAddress = (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+        let context = ControllerContext(
+            client: KubeClient(handler: apiServer.handler), settings: settings, logger: logger)
+        var disabled: Set<String> = []
+        if configuration.disableScheduler { disabled.insert("scheduler") }
+        if configuration.disableControllerManager {
+            disabled.formUnion(ControllerManager.controllerNames.filter { $0 != "scheduler" })
+        }
+        return ControllerManager.standard(context: context, disabled: disabled)
+    }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() async throws {
@@ -114,13 +150,19 @@ public final class ClusterServer: Sendable {
     }
 }
 
-/// The API server's listener, until shutdown.
+/// The API server's listener, then the controllers on it, until shutdown (controllers stop first, then the
+/// listener).
 struct APIServerService: Service {
     let server: KubeAPIServer
+    let controllers: @Sendable (_ apiURL: String) -> ControllerManager?
 
     func run() async throws {
-        _ = try await server.start()
-        try? await gracefulShutdown()
+        let url = try await server.start()
+        if let manager = controllers(url) {
+            try await manager.run()
+        } else {
+            try? await gracefulShutdown()
+        }
         await server.shutdown()
     }
 }

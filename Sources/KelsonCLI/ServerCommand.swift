@@ -59,6 +59,23 @@ struct ServerCommand: AsyncParsableCommand {
         help: "Comma-separated URLs to also serve the store's etcd API on (off by default).")
     var etcdListenClientURLs = ""
 
+    @Option(name: .customLong("service-cidr"), help: "IPv4 network of Service cluster IPs.")
+    var serviceCIDR = "10.43.0.0/16"
+
+    @Option(name: .customLong("service-node-port-range"), help: "Port range of NodePort Services.")
+    var serviceNodePortRange = "30000-32767"
+
+    @Flag(name: .customLong("disable-controller-manager"), help: "Do not run the controllers.")
+    var disableControllerManager = false
+
+    @Flag(name: .customLong("disable-scheduler"), help: "Do not run the scheduler.")
+    var disableScheduler = false
+
+    @Option(
+        name: .customLong("node-monitor-grace-period"),
+        help: "How long a node may go without renewing its lease before it is Ready=Unknown (a Go duration).")
+    var nodeMonitorGracePeriod = "40s"
+
     @Option(name: .customLong("log-level"), help: "debug, info, warn or error.")
     var logLevel = "info"
 
@@ -80,6 +97,20 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.token = token
         configuration.disableAgent = disableAgent
         configuration.datastoreEndpoint = datastoreEndpoint
+        configuration.serviceCIDR = serviceCIDR
+        guard let ports = ServiceNetwork.parsePortRange(serviceNodePortRange), ports.lowerBound >= 1,
+            ports.upperBound <= 65535
+        else {
+            throw ValidationError("--service-node-port-range \(serviceNodePortRange): use FIRST-LAST, e.g. 30000-32767")
+        }
+        configuration.serviceNodePortRange = ports
+        guard let grace = GoDuration.parse(nodeMonitorGracePeriod), grace > .zero else {
+            throw ValidationError(
+                "--node-monitor-grace-period \(nodeMonitorGracePeriod): use a Go duration such as 40s")
+        }
+        configuration.nodeMonitorGracePeriod = grace
+        configuration.disableControllerManager = disableControllerManager
+        configuration.disableScheduler = disableScheduler
         configuration.etcdListenClientURLs = etcdListenClientURLs.split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let level: Logger.Level

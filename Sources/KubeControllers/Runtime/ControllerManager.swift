@@ -15,10 +15,13 @@ public final class ControllerManager: Service, Sendable {
         self.controllers = controllers
     }
 
-    /// Every controller Kelson has, on one context.
-    public static func standard(context: ControllerContext) -> ControllerManager {
-        ControllerManager(context: context, controllers: ControllerSet.make(context))
+    /// Every controller Kelson has, on one context, but those named in `disabled` (`scheduler`, `deployment`, …).
+    public static func standard(context: ControllerContext, disabled: Set<String> = []) -> ControllerManager {
+        ControllerManager(context: context, controllers: ControllerSet.make(context, disabled: disabled))
     }
+
+    /// The names of every controller, as `standard(context:disabled:)` takes them.
+    public static var controllerNames: [String] { ControllerSet.all.map(\.name) }
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
