@@ -129,7 +129,8 @@ let package = Package(
         .target(
             name: "KelsonBench",
             dependencies: [
-                "EtcdAPI", "GRPCWire", "Kelson", "RevisionLog",
+                "EtcdAPI", "GRPCWire", "Kelson", "RevisionLog", "KubeAPI", "KubeServer", "KubeControllers",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -30,28 +30,24 @@ import Testing
         #expect(queue.droppedKeys == 1)
     }
 
-    @Test func failuresComeBackAfterAGrowingDelay() async {
+    @Test func failuresComeBackAfterAGrowingDelayResetByForget() async {
         let queue = WorkQueue(baseDelay: .milliseconds(20), maximumDelay: .seconds(1))
+        #expect(queue.delay(afterFailures: 1) == .milliseconds(20))
+        #expect(queue.delay(afterFailures: 2) == .milliseconds(40))
+        #expect(queue.delay(afterFailures: 4) == .milliseconds(160))
+        #expect(queue.delay(afterFailures: 30) == .seconds(1))
         let clock = ContinuousClock()
+        let start = clock.now
         queue.addRateLimited("a")
-        var start = clock.now
-        _ = await queue.next()
+        #expect(queue.depth == 0)
+        #expect(await queue.next() == "a")
+        // Never before its delay.
+        #expect(clock.now - start >= .milliseconds(20))
         queue.done("a")
-        let firstWait = clock.now - start
         queue.addRateLimited("a")
-        queue.addRateLimited("a")
-        start = clock.now
-        _ = await queue.next()
-        let thirdWait = clock.now - start
-        #expect(firstWait >= .milliseconds(20))
-        // The second and third failures ask for 40 and 80 ms; the earliest (40) wins.
-        #expect(thirdWait >= .milliseconds(40))
-        queue.done("a")
+        #expect(queue.failures(of: "a") == 2)
         queue.forget("a")
-        queue.addRateLimited("a")
-        start = clock.now
-        _ = await queue.next()
-        #expect(clock.now - start < .milliseconds(500))
+        #expect(queue.failures(of: "a") == 0)
     }
 
     @Test func shutDownWakesWaitingWorkers() async {

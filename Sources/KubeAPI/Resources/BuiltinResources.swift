@@ -55,6 +55,9 @@ public enum BuiltinResources {
             aliases: [GroupVersion("apps", "v1beta2"), GroupVersion("extensions", "v1beta1")],
             schemaName: "io.k8s.api.apps.v1.DaemonSet", tracksGeneration: true),
         ResourceType(
+            group: "apps", version: "v1", kind: "ControllerRevision", plural: "controllerrevisions", namespaced: true,
+            aliases: appsAliases, schemaName: "io.k8s.api.apps.v1.ControllerRevision"),
+        ResourceType(
             group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, categories: ["all"],
             subresources: [.status], schemaName: "io.k8s.api.batch.v1.Job", tracksGeneration: true),
         ResourceType(

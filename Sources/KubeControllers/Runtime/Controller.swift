@@ -30,6 +30,8 @@ public final class ControllerContext: Sendable {
         client: KubeClient, settings: ControllerSettings = ControllerSettings(), logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        var client = client
+        if client.userAgent == nil { client.userAgent = Self.userAgent }
         self.client = client
         self.informers = SharedInformers(client: client)
         self.settings = settings
@@ -39,6 +41,9 @@ public final class ControllerContext: Sendable {
     }
 
     public func informer(_ collection: Collection) -> Informer { informers.informer(collection) }
+
+    /// What the controllers' writes are recorded as in managedFields: `kube-controller-manager`, as upstream.
+    public static let userAgent = "kube-controller-manager/v1.35.0 (linux/amd64) kelson"
 }
 
 /// Settings with kube-controller-manager's and k3s's flag names.

@@ -86,13 +86,21 @@ public final class WorkQueue: Sendable {
             state.failures[key, default: 0] += 1
             return state.failures[key] ?? 1
         }
+        add(key, after: delay(afterFailures: failures))
+    }
+
+    /// The back-off after `failures` failures in a row.
+    func delay(afterFailures failures: Int) -> Duration {
         var delay = baseDelay
-        for _ in 1..<min(failures, 40) {
+        for _ in 1..<max(min(failures, 40), 1) {
             delay *= 2
             if delay >= maximumDelay { break }
         }
-        add(key, after: min(delay, maximumDelay))
+        return min(delay, maximumDelay)
     }
+
+    /// Failures in a row of `key` since its last `forget`.
+    func failures(of key: String) -> Int { state.withLock { $0.failures[key] ?? 0 } }
 
     /// Clears `key`'s back-off after a success.
     public func forget(_ key: String) { state.withLock { _ = $0.failures.removeValue(forKey: key) } }

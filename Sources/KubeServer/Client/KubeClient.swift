@@ -7,8 +7,14 @@ import KubeAPI
 /// types, watch), only without HTTP, TLS or authentication.
 public struct KubeClient: Sendable {
     let handler: APIHandler
+    /// Sent as `User-Agent`, so managedFields name the writer as upstream's components are named
+    /// (`kube-controller-manager/…` becomes the manager `kube-controller-manager`).
+    public var userAgent: String?
 
-    public init(handler: APIHandler) { self.handler = handler }
+    public init(handler: APIHandler, userAgent: String? = nil) {
+        self.handler = handler
+        self.userAgent = userAgent
+    }
 
     public enum PatchType: String, Sendable {
         case json = "application/json-patch+json"
@@ -85,7 +91,9 @@ public struct KubeClient: Sendable {
     }
 
     private func request(_ method: String, _ path: String, query: String = "") -> HTTPRequest {
-        HTTPRequest(method: method, path: path, query: query, headers: [("accept", "application/json")])
+        var headers = [("accept", "application/json")]
+        if let userAgent { headers.append(("user-agent", userAgent)) }
+        return HTTPRequest(method: method, path: path, query: query, headers: headers)
     }
 
     /// The Status in an error answer as the error it describes.
