@@ -32,6 +32,8 @@ public struct ClusterConfiguration: Sendable {
     public var disableScheduler = false
     /// `--node-monitor-grace-period` (kube-controller-manager's flag).
     public var nodeMonitorGracePeriod: Duration = .seconds(40)
+    /// `--event-ttl` (kube-apiserver's flag).
+    public var eventTTL: Duration = .seconds(3600)
     public var logLevel: Logger.Level = .info
     public var metricsExposition: (@Sendable () -> [UInt8])?
 
@@ -126,6 +128,7 @@ public final class ClusterServer: Sendable {
         settings.serviceCIDR = configuration.serviceCIDR
         settings.nodePortRange = configuration.serviceNodePortRange
         settings.nodeMonitorGracePeriod = configuration.nodeMonitorGracePeriod
+        settings.eventTTL = configuration.eventTTL
         settings.certificateAuthorityPEM = apiServer.pki.certificateAuthorityPEM
         if let url = URL(string: apiURL), let host = url.host, let port = url.port {
             settings.apiServerAddress = (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)

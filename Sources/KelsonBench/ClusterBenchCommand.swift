@@ -25,6 +25,8 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
     @Option(help: "Rounds of the latency Deployment.") var rounds = 5
     @Option(help: "Concurrent in-process clients creating pods.") var clients = 16
     @Option(help: "Data directory (default: a fresh temporary one, removed after).") var dataDir: String?
+    @Option(help: "Controllers to leave out of the Deployment phase, comma-separated (e.g. garbage-collector).")
+    var disable = ""
 
     public init() {}
 
@@ -39,7 +41,8 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
         let handler = APIHandler.inProcess(
             storage: LocalObjectStorage(store: server.store, hub: server.watchHub))
         let client = KubeClient(handler: handler)
-        let bench = ClusterBench(client: client, logger: logger, clients: clients)
+        let disabled = Set(disable.split(separator: ",").map(String.init))
+        let bench = ClusterBench(client: client, logger: logger, clients: clients, disabled: disabled)
         try await bench.prepare(nodes: nodes)
 
         let create = try await bench.apiCost(pods: pods)
@@ -50,20 +53,30 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
         print(String(format: "scheduler:   %6.0f pods bound/s (%d pods waiting, %d nodes)", scheduler, pods, nodes))
         var latencies: [Double] = []
         var controllerCPU: [Double] = []
+        var tallies: [[String: Int]] = []
         for round in 0..<rounds {
-            let (latency, cpu) = try await bench.deployment(replicas: replicas, round: round)
+            let (latency, cpu, tally) = try await bench.deployment(replicas: replicas, round: round)
             latencies.append(latency)
-            controllerCPU.append(cpu)
+            // The API's share: each create costs what a pod create does, every other request what a binding does.
+            let creates = tally.filter { $0.key.hasPrefix("POST ") && !$0.key.hasSuffix("binding") }.values.reduce(0, +)
+            let others = tally.values.reduce(0, +) - creates
+            controllerCPU.append(cpu - Double(creates) * create.cpu - Double(others) * bind.cpu)
+            tallies.append(tally)
         }
         latencies.sort()
-        let perPod = controllerCPU.sorted()[controllerCPU.count / 2] / Double(replicas) - create.cpu - bind.cpu
+        let perPod = controllerCPU.sorted()[controllerCPU.count / 2] / Double(replicas)
+        if let tally = tallies.last {
+            let lines = tally.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            print("requests of the last Deployment round: " + lines.joined(separator: ", "))
+        }
         print(
             String(
                 format: "deployment:  %d replicas all bound %.0f ms after create (median of %d; worst %.0f ms)",
                 replicas, latencies[latencies.count / 2] * 1000, rounds, (latencies.last ?? 0) * 1000))
         print(
             String(
-                format: "controllers: %5.0f µs CPU per pod (the Deployment's whole cost less API creates and bindings)",
+                format:
+                    "controllers: %5.0f µs CPU per pod (the Deployment's whole cost less the API cost of their requests)",
                 perPod))
         server.store.close()
     }
@@ -74,6 +87,7 @@ struct ClusterBench {
     let client: KubeClient
     let logger: Logger
     let clients: Int
+    let disabled: Set<String>
 
     static func cpuMicroseconds() -> Double {
         var usage = rusage()
@@ -193,16 +207,20 @@ struct ClusterBench {
 
     /// One Deployment of `replicas` in its own namespace with every controller running: seconds from its create
     /// until all its pods are bound, and the process CPU (µs) from its create until then.
-    func deployment(replicas: Int, round: Int) async throws -> (Double, Double) {
+    func deployment(replicas: Int, round: Int) async throws -> (Double, Double, [String: Int]) {
         let namespace = "bench-deploy-\(round)"
         _ = try await client.create(
             "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace)]])
-        let context = ControllerContext(client: client, logger: logger)
-        let manager = ControllerManager.standard(context: context)
+        let requests = RequestTally()
+        var observed = client
+        observed.observer = { method, path in requests.count(method, path) }
+        let context = ControllerContext(client: observed, logger: logger)
+        let manager = ControllerManager.standard(context: context, disabled: disabled)
         let running = Task { try? await manager.run() }
         defer { running.cancel() }
         for informer in context.informers.all { await informer.waitForSync() }
         try await Task.sleep(for: .milliseconds(500))
+        requests.reset()
         let cpu = Self.cpuMicroseconds()
         let start = ContinuousClock.now
         _ = try await client.create(
@@ -217,9 +235,19 @@ struct ClusterBench {
                     ],
                 ],
             ])
-        try await waitUntilBound(namespace: namespace, count: replicas)
+        // Read from the controllers' own pod cache (polling it costs little; a watch of our own would parse every
+        // pod change again and count against the controllers).
+        let pods = context.informer(.pods)
+        while pods.objects(inNamespace: namespace).filter({ !($0[path: "spec", "nodeName"]?.stringValue ?? "").isEmpty }
+        )
+        .count < replicas {
+            try await Task.sleep(for: .milliseconds(2))
+        }
         let seconds = (ContinuousClock.now - start).seconds
-        return (seconds, Self.cpuMicroseconds() - cpu)
+        let used = Self.cpuMicroseconds() - cpu
+        // Every request the controllers made stopped counting at the last binding (the tally keeps going a little;
+        // it is read now).
+        return (seconds, used, requests.snapshot())
     }
 
     /// Watches the namespace's pods until `count` of them have a node.
@@ -238,6 +266,29 @@ struct ClusterBench {
             }
         }
     }
+}
+
+/// Requests by method and the last segment of their path (`POST pods`, `PUT status`, `POST binding`).
+final class RequestTally: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func count(_ method: String, _ path: String) {
+        let last = path.split(separator: "/").last.map(String.init) ?? ""
+        // `…/pods/NAME/status` → "status"; `…/namespaces/ns/pods` → "pods"; `…/pods/NAME` → the collection.
+        let segments = path.split(separator: "/")
+        let what: String
+        if ["status", "binding", "scale", "finalize"].contains(last) {
+            what = last
+        } else if method == "POST" || method == "GET" && segments.count % 2 == 0 {
+            what = last
+        } else {
+            what = segments.dropLast().last.map(String.init) ?? last
+        }
+        counts.withLock { $0["\(method) \(what)", default: 0] += 1 }
+    }
+
+    func snapshot() -> [String: Int] { counts.withLock { $0 } }
+    func reset() { counts.withLock { $0 = [:] } }
 }
 
 /// A shared counter the client tasks take indices from.

@@ -76,6 +76,9 @@ struct ServerCommand: AsyncParsableCommand {
         help: "How long a node may go without renewing its lease before it is Ready=Unknown (a Go duration).")
     var nodeMonitorGracePeriod = "40s"
 
+    @Option(name: .customLong("event-ttl"), help: "How long Events are kept after they last happen (a Go duration).")
+    var eventTTL = "1h0m0s"
+
     @Option(name: .customLong("log-level"), help: "debug, info, warn or error.")
     var logLevel = "info"
 
@@ -109,6 +112,10 @@ struct ServerCommand: AsyncParsableCommand {
                 "--node-monitor-grace-period \(nodeMonitorGracePeriod): use a Go duration such as 40s")
         }
         configuration.nodeMonitorGracePeriod = grace
+        guard let ttl = GoDuration.parse(eventTTL), ttl > .zero else {
+            throw ValidationError("--event-ttl \(eventTTL): use a Go duration such as 1h0m0s")
+        }
+        configuration.eventTTL = ttl
         configuration.disableControllerManager = disableControllerManager
         configuration.disableScheduler = disableScheduler
         configuration.etcdListenClientURLs = etcdListenClientURLs.split(separator: ",")

@@ -12,6 +12,7 @@ enum ControllerSet {
         ("endpoints", EndpointsController.init),
         ("endpointslice", EndpointSliceController.init),
         ("node-lifecycle", NodeLifecycleController.init),
+        ("event-ttl", EventTTLController.init),
         ("scheduler", Scheduler.init),
     ]
 

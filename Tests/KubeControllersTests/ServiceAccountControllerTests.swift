@@ -1,4 +1,5 @@
 import KubeAPI
+import KubeServer
 import Testing
 
 @testable import KubeControllers
@@ -54,6 +55,29 @@ import Testing
                 "spec": ["automountServiceAccountToken": false, "containers": [["name": "c", "image": "busybox"]]],
             ])
         #expect(optedOut[path: "spec", "volumes"] == nil)
+        await cluster.stop()
+    }
+}
+
+@Suite struct EventTTLControllerTests {
+    @Test func eventsGoAnHourAfterTheyLastHappened() async throws {
+        let cluster = try TestCluster(controllers: { [EventTTLController(context: $0)] })
+        try await cluster.start()
+        let now = cluster.context.now()
+        for (name, age) in [("old", 3700.0), ("recent", 60.0)] {
+            let time = JSONValue.string(APITime.format(now.addingTimeInterval(-age)))
+            _ = try await cluster.client.create(
+                "/api/v1/namespaces/default/events",
+                [
+                    "apiVersion": "v1", "kind": "Event", "metadata": ["name": .string(name)],
+                    "involvedObject": ["kind": "Pod", "name": "p", "namespace": "default"], "reason": "Test",
+                    "message": "m", "firstTimestamp": time, "lastTimestamp": time, "count": 1, "type": "Normal",
+                ])
+        }
+        #expect(await cluster.eventually { await cluster.get("/api/v1/namespaces/default/events/old") == nil })
+        #expect(await cluster.get("/api/v1/namespaces/default/events/recent") != nil)
+        cluster.advance(by: 3600)
+        #expect(await cluster.eventually { await cluster.get("/api/v1/namespaces/default/events/recent") == nil })
         await cluster.stop()
     }
 }

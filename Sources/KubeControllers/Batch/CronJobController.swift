@@ -21,6 +21,7 @@ final class CronJobController: Controller {
         self.context = context
         cronJobs = context.informer(.cronJobs)
         jobs = context.informer(.jobs)
+        jobs.indexByController()
         cronJobs.onChange { [queue] key in queue.add(key) }
         jobs.onEvent { [queue] event in
             for job in [event.old, event.new].compactMap({ $0 }) {
@@ -36,9 +37,7 @@ final class CronJobController: Controller {
 
     func reconcile(_ key: String) async throws {
         guard var cronJob = cronJobs.get(key) else { return }
-        let children = jobs.objects(inNamespace: cronJob.namespace).filter {
-            $0.controllerReference?["uid"]?.stringValue == cronJob.uid
-        }
+        let children = jobs.controlled(by: cronJob.uid)
         var status = CronJobStatus(cronJob)
         let now = context.now()
         try await observe(children, cronJob: &cronJob, status: &status)

@@ -21,6 +21,7 @@ final class JobController: Controller {
         self.context = context
         jobs = context.informer(.jobs)
         pods = context.informer(.pods)
+        pods.indexByController()
         jobs.onChange { [queue] key in queue.add(key) }
         pods.onEvent { [queue] event in
             for pod in [event.old, event.new].compactMap({ $0 }) {
@@ -49,9 +50,7 @@ final class JobController: Controller {
             queue.add(key, after: .milliseconds(100))
             return
         }
-        let owned = pods.objects(inNamespace: job.namespace).filter {
-            $0.controllerReference?["uid"]?.stringValue == job.uid
-        }
+        let owned = pods.controlled(by: job.uid)
         try await sync(JobState(job: job, pods: owned))
     }
 

@@ -54,6 +54,8 @@ public struct ControllerSettings: Sendable {
     public var serviceCIDR = "10.43.0.0/16"
     /// `--service-node-port-range`.
     public var nodePortRange: ClosedRange<Int> = 30000...32767
+    /// `--event-ttl` (kube-apiserver's flag): Events are deleted this long after they last happened.
+    public var eventTTL: Duration = .seconds(3600)
     /// How often every key is queued again.
     public var resyncPeriod: Duration = .seconds(60)
     /// Where the API server is reached, for the `kubernetes` Service's Endpoints.

@@ -20,6 +20,24 @@ extension JSONValue {
         return labels
     }
 
+    /// Whether the labels match `selector`, reading only the labels it names (cheaper than `labels` when a
+    /// controller checks many objects).
+    func labelsMatch(_ selector: LabelSelector) -> Bool {
+        if selector.matchesNothing { return false }
+        let all = self[path: "metadata", "labels"]?.objectValue
+        var named: [String: String] = [:]
+        for requirement in selector.requirements {
+            if let value = all?[requirement.key]?.stringValue { named[requirement.key] = value }
+        }
+        return selector.matches(named)
+    }
+
+    /// Whether every label in `wanted` is on the object with the same value.
+    func hasLabels(_ wanted: JSONObject) -> Bool {
+        let all = self[path: "metadata", "labels"]?.objectValue
+        return wanted.allSatisfy { all?[$0.key] == $0.value }
+    }
+
     func annotation(_ name: String) -> String? { self[path: "metadata", "annotations", name]?.stringValue }
 
     var finalizers: [String] { (self[path: "metadata", "finalizers"]?.arrayValue ?? []).compactMap(\.stringValue) }
@@ -107,5 +125,29 @@ enum Conditions {
             condition["lastTransitionTime"] = .string(now)
             conditions.append(.object(condition))
         }
+    }
+}
+
+/// The index every workload controller reads its dependents through: objects by the uid of their controller, and
+/// objects without one under `orphan/<namespace>` (candidates for adoption), so a reconcile looks at its own pods
+/// instead of its whole namespace.
+extension Informer {
+    static let controllerIndex = "controller"
+
+    func indexByController() {
+        addIndex(Self.controllerIndex) { object in
+            guard let uid = object.controllerReference?["uid"]?.stringValue else {
+                return ["orphan/" + object.namespace]
+            }
+            return [uid]
+        }
+    }
+
+    /// The cached objects whose controller has `uid` (needs `indexByController()` first).
+    func controlled(by uid: String) -> [JSONValue] { objects(in: Self.controllerIndex, value: uid) }
+
+    /// The cached objects of `namespace` without a controller (needs `indexByController()` first).
+    func orphans(inNamespace namespace: String) -> [JSONValue] {
+        objects(in: Self.controllerIndex, value: "orphan/" + namespace)
     }
 }

@@ -45,7 +45,11 @@ final class SchedulerCache: Sendable {
     func setPod(_ key: String, _ pod: JSONValue?) -> Bool {
         let node = pod?[path: "spec", "nodeName"]?.stringValue ?? ""
         let holds = pod.map { !node.isEmpty && Self.holdsResources($0) } ?? false
-        let demand = holds ? pod.map(PodDemand.init) : nil
+        // A pod's requests do not change once it is placed: reuse what was computed (parsing quantities is the
+        // costly part of following every pod's status changes).
+        let known = state.withLock { $0.placements[key] }
+        let demand =
+            holds ? (known.flatMap { $0.node == node ? $0.demand : nil } ?? pod.map(PodDemand.init)) : nil
         return state.withLock { state in
             let old = state.placements[key]
             if let pod, node.isEmpty, old?.assumed == true, pod.isDeleting == false {

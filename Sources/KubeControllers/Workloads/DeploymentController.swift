@@ -23,6 +23,8 @@ final class DeploymentController: Controller {
         deployments = context.informer(.deployments)
         replicaSets = context.informer(.replicaSets)
         pods = context.informer(.pods)
+        replicaSets.indexByController()
+        pods.indexByController()
         deployments.onChange { [queue] key in queue.add(key) }
         replicaSets.onEvent { [weak self] event in
             for set in [event.old, event.new].compactMap({ $0 }) { self?.replicaSetChanged(set) }
@@ -54,8 +56,8 @@ final class DeploymentController: Controller {
     func reconcile(_ key: String) async throws {
         guard let deployment = deployments.get(key) else { return }
         var sets = try await OwnedObjects(client: context.client, collection: .replicaSets).claim(
-            replicaSets.objects(inNamespace: deployment.namespace), owner: deployment,
-            selector: deployment.specSelector)
+            replicaSets.controlled(by: deployment.uid) + replicaSets.orphans(inNamespace: deployment.namespace),
+            owner: deployment, selector: deployment.specSelector)
         if deployment.isDeleting {
             return try await writeStatus(deployment, sets: sets, newSet: nil)
         }
@@ -195,9 +197,8 @@ final class DeploymentController: Controller {
     }
 
     func activePods(of set: JSONValue) -> [JSONValue] {
-        pods.objects(inNamespace: set.namespace).filter { pod in
-            pod.controllerReference?["uid"]?.stringValue == set.uid
-                && pod[path: "status", "phase"]?.stringValue != "Succeeded"
+        pods.controlled(by: set.uid).filter { pod in
+            pod[path: "status", "phase"]?.stringValue != "Succeeded"
                 && pod[path: "status", "phase"]?.stringValue != "Failed"
         }
     }

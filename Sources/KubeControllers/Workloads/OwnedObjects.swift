@@ -11,9 +11,13 @@ struct OwnedObjects {
     /// The objects of `candidates` that `owner` controls after adopting orphans and releasing non-matches.
     func claim(_ candidates: [JSONValue], owner: JSONValue, selector: LabelSelector) async throws -> [JSONValue] {
         var claimed: [JSONValue] = []
+        // Objects made from the owner's template carry exactly its labels, which the API server checked against the
+        // selector: comparing the labels is enough for them (and cheaper than the selector, on every reconcile).
+        let templateLabels = owner[path: "spec", "template", "metadata", "labels"]
         for object in candidates {
             let controller = object.controllerReference
-            let matches = selector.matches(object.labels)
+            let labels = object[path: "metadata", "labels"]
+            let matches = (templateLabels != nil && labels == templateLabels) || object.labelsMatch(selector)
             if let controller {
                 guard controller["uid"]?.stringValue == owner.uid else { continue }
                 if matches || owner.isDeleting {

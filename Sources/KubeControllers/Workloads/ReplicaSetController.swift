@@ -21,6 +21,7 @@ final class ReplicaSetController: Controller {
         self.context = context
         replicaSets = context.informer(.replicaSets)
         pods = context.informer(.pods)
+        pods.indexByController()
         replicaSets.onChange { [queue] key in queue.add(key) }
         pods.onEvent { [weak self] event in self?.podChanged(event) }
     }
@@ -36,7 +37,7 @@ final class ReplicaSetController: Controller {
                     queue.add("\(pod.namespace)/\(name)")
                 }
             } else {
-                for set in replicaSets.objects(inNamespace: pod.namespace) where set.specSelector.matches(pod.labels) {
+                for set in replicaSets.objects(inNamespace: pod.namespace) where pod.labelsMatch(set.specSelector) {
                     queue.add(set.key)
                 }
             }
@@ -48,11 +49,12 @@ final class ReplicaSetController: Controller {
             expectations.forget(key)
             return
         }
+        let controlled = pods.controlled(by: set.uid)
         let ready = expectations.satisfied(key, cache: pods) { uid in
-            pods.objects(inNamespace: set.namespace).contains { $0.uid == uid && !$0.isDeleting }
+            controlled.contains { $0.uid == uid && !$0.isDeleting }
         }
         let owned = try await OwnedObjects(client: context.client, collection: .pods).claim(
-            pods.objects(inNamespace: set.namespace), owner: set, selector: set.specSelector)
+            controlled + pods.orphans(inNamespace: set.namespace), owner: set, selector: set.specSelector)
         let active = owned.filter(PodState.isActive)
         var failure: String?
         if ready, !set.isDeleting {
@@ -137,10 +139,7 @@ final class ReplicaSetController: Controller {
         let minReady = set[path: "spec", "minReadySeconds"]?.intValue ?? 0
         let now = context.now()
         let templateLabels = set[path: "spec", "template", "metadata", "labels"]?.objectValue ?? [:]
-        let fullyLabeled = active.filter { pod in
-            let labels = pod.labels
-            return templateLabels.allSatisfy { labels[$0.key] == $0.value.stringValue }
-        }
+        let fullyLabeled = active.filter { $0.hasLabels(templateLabels) }
         let ready = active.filter(PodState.isReady)
         let available = active.filter { PodState.isAvailable($0, minReadySeconds: minReady, now: now) }
         // Ready but not yet available: look again when the first becomes available.

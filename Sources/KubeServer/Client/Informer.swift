@@ -17,9 +17,19 @@ public final class Informer: Sendable {
         var objects: [String: JSONValue] = [:]
         /// Keys by namespace, so a controller reads one namespace without walking the whole cache.
         var namespaceIndex: [String: Set<String>] = [:]
+        /// Named indices (client-go's Indexers): each maps an object to the values it is found under.
+        var indexers: [String: @Sendable (JSONValue) -> [String]] = [:]
+        var indices: [String: [String: Set<String>]] = [:]
 
         mutating func store(_ key: String, _ object: JSONValue?) {
+            let old = objects[key]
             objects[key] = object
+            for (name, function) in indexers {
+                if let old { for value in function(old) { remove(key, from: name, value) } }
+                if let object {
+                    for value in function(object) { indices[name, default: [:]][value, default: []].insert(key) }
+                }
+            }
             guard let slash = key.firstIndex(of: "/") else { return }
             let namespace = String(key[..<slash])
             if object == nil {
@@ -28,6 +38,11 @@ public final class Informer: Sendable {
             } else {
                 namespaceIndex[namespace, default: []].insert(key)
             }
+        }
+
+        private mutating func remove(_ key: String, from index: String, _ value: String) {
+            indices[index]?[value]?.remove(key)
+            if indices[index]?[value]?.isEmpty == true { indices[index]?[value] = nil }
         }
         var synced = false
         var handlers: [@Sendable (String) -> Void] = []
@@ -56,6 +71,25 @@ public final class Informer: Sendable {
     /// Called with each changed key (also for every object of a relist). Add handlers before `run`.
     public func onChange(_ handler: @escaping @Sendable (String) -> Void) {
         state.withLock { $0.handlers.append(handler) }
+    }
+
+    /// Adds a named index: `function` says under which values an object is found (`objects(in:value:)`). Several
+    /// controllers may ask for the same name; the first function is kept.
+    public func addIndex(_ name: String, _ function: @escaping @Sendable (JSONValue) -> [String]) {
+        state.withLock { state in
+            guard state.indexers[name] == nil else { return }
+            state.indexers[name] = function
+            var index: [String: Set<String>] = [:]
+            for (key, object) in state.objects {
+                for value in function(object) { index[value, default: []].insert(key) }
+            }
+            state.indices[name] = index
+        }
+    }
+
+    /// The cached objects found under `value` in the index `name`.
+    public func objects(in name: String, value: String) -> [JSONValue] {
+        state.withLock { state in (state.indices[name]?[value] ?? []).compactMap { state.objects[$0] } }
     }
 
     /// Called with each change and the object before and after it (nil when absent), for users that must know

@@ -10,6 +10,8 @@ public struct KubeClient: Sendable {
     /// Sent as `User-Agent`, so managedFields name the writer as upstream's components are named
     /// (`kube-controller-manager/…` becomes the manager `kube-controller-manager`).
     public var userAgent: String?
+    /// Told of every request (method, path) before it is sent: benchmarks count the API work a component asks for.
+    public var observer: (@Sendable (_ method: String, _ path: String) -> Void)?
 
     public init(handler: APIHandler, userAgent: String? = nil) {
         self.handler = handler
@@ -91,6 +93,7 @@ public struct KubeClient: Sendable {
     }
 
     private func request(_ method: String, _ path: String, query: String = "") -> HTTPRequest {
+        observer?(method, path)
         var headers = [("accept", "application/json")]
         if let userAgent { headers.append(("user-agent", userAgent)) }
         return HTTPRequest(method: method, path: path, query: query, headers: headers)

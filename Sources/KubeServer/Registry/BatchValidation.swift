@@ -9,16 +9,23 @@ enum BatchValidation {
         let selector = object[path: "spec", "selector"]
         if selector == nil {
             errors.append(.required(spec.child("selector")))
-        } else if let parsed = try? LabelSelector(structured: selector) {
-            let labels = object[path: "spec", "template", "metadata", "labels"]
-            if !parsed.matches(stringMap(labels)) {
-                errors.append(
-                    .invalid(
-                        spec.child("template", "metadata", "labels"), json: labels ?? .object(JSONObject()),
-                        "`selector` does not match template `labels`"))
-            }
+        } else {
+            errors += templateLabelErrors(object)
         }
         return errors
+    }
+
+    /// A controller's pod template must carry labels its selector matches, or what it creates would never count
+    /// as its own (`ValidatePodTemplateSpecForReplicaSet` and the like).
+    static func templateLabelErrors(_ object: JSONValue) -> [FieldError] {
+        guard let parsed = try? LabelSelector(structured: object[path: "spec", "selector"]) else { return [] }
+        let labels = object[path: "spec", "template", "metadata", "labels"]
+        guard !parsed.matches(stringMap(labels)) else { return [] }
+        return [
+            .invalid(
+                FieldPath("spec", "template", "metadata", "labels"), json: labels ?? .object(JSONObject()),
+                "`selector` does not match template `labels`")
+        ]
     }
 
     static func cronJob(_ object: JSONValue) -> [FieldError] {

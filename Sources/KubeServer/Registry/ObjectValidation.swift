@@ -36,6 +36,17 @@ enum ObjectValidation {
             var errors: [FieldError] = []
             if object[path: "spec", "selector"] == nil {
                 errors.append(.required(FieldPath("spec", "selector")))
+            } else if resource.kind == "Deployment",
+                object[path: "spec", "selector"]?.objectValue?.allSatisfy({
+                    $0.value.objectValue?.isEmpty ?? $0.value.arrayValue?.isEmpty ?? true
+                }) == true
+            {
+                errors.append(
+                    .invalid(
+                        FieldPath("spec", "selector"), json: object[path: "spec", "selector"] ?? .null,
+                        "empty selector is invalid for deployment"))
+            } else {
+                errors += BatchValidation.templateLabelErrors(object)
             }
             if let replicas = object[path: "spec", "replicas"]?.intValue, replicas < 0 {
                 errors.append(
