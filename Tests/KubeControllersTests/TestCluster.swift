@@ -54,10 +54,15 @@ final class TestCluster: Sendable {
         manager.resyncAll()
     }
 
-    func stop() async {
+    /// Stops the controllers; the API and the store stay.
+    func stopControllers() async {
         let running = task.withLock { $0 }
         running?.cancel()
         await running?.value
+    }
+
+    func stop() async {
+        await stopControllers()
         store.close()
         try? FileManager.default.removeItem(atPath: directory)
     }

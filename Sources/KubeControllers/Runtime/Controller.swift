@@ -56,6 +56,9 @@ public struct ControllerSettings: Sendable {
     public var nodePortRange: ClosedRange<Int> = 30000...32767
     /// `--event-ttl` (kube-apiserver's flag): Events are deleted this long after they last happened.
     public var eventTTL: Duration = .seconds(3600)
+    /// This process's name in the leader election of the controllers (several servers on one store); nil runs
+    /// the controllers without one.
+    public var leaderElectionIdentity: String?
     /// How often every key is queued again.
     public var resyncPeriod: Duration = .seconds(60)
     /// Where the API server is reached, for the `kubernetes` Service's Endpoints.

@@ -23,7 +23,41 @@ public final class ControllerManager: Service, Sendable {
     /// The names of every controller, as `standard(context:disabled:)` takes them.
     public static var controllerNames: [String] { ControllerSet.all.map(\.name) }
 
+    /// Runs until shutdown (or cancellation). With leader election (`ControllerSettings.leaderElectionIdentity`)
+    /// the controllers run only while this process holds the lease, and stop when it is lost.
     public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.lead() }
+            group.addTask { try? await gracefulShutdown() }
+            // The first child to end is the shutdown watcher (or cancellation): stop the rest.
+            _ = await group.next()
+            group.cancelAll()
+        }
+        for controller in controllers { controller.queue.shutDown() }
+    }
+
+    private func lead() async {
+        guard let identity = context.settings.leaderElectionIdentity else { return await runControllers() }
+        let election = LeaderElection(client: context.client, identity: identity, now: context.now)
+        while !Task.isCancelled {
+            guard await election.acquire() else { break }
+            context.logger.info("leading the controllers", metadata: ["identity": "\(identity)"])
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.runControllers() }
+                group.addTask { await election.holdWhileRenewing() }
+                _ = await group.next()
+                group.cancelAll()
+            }
+            if !Task.isCancelled {
+                context.logger.warning("lost the controllers' lease; waiting to win it back")
+            }
+        }
+        // Shutting down: let another server (or this one, restarted) take over at once.
+        await Task { await election.release() }.value
+    }
+
+    /// The informers, the event recorder, every controller's workers and resync, until cancelled.
+    private func runControllers() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.events.run() }
             for informer in context.informers.all {
@@ -36,13 +70,6 @@ public final class ControllerManager: Service, Sendable {
                 }
                 group.addTask { await self.resync(controller) }
             }
-            group.addTask {
-                try? await gracefulShutdown()
-                for controller in self.controllers { controller.queue.shutDown() }
-            }
-            // The first child to end is the shutdown watcher (or cancellation): stop the rest.
-            _ = await group.next()
-            group.cancelAll()
         }
     }
 

@@ -19,7 +19,7 @@ public final class WorkQueue: Sendable {
         var failures: [String: Int] = [:]
         /// Keys waiting for a later add, with the earliest time each is due.
         var delayed: [String: ContinuousClock.Instant] = [:]
-        var waiters: [CheckedContinuation<String?, Never>] = []
+        var waiters: [(WaiterIdentity, CheckedContinuation<String?, Never>)] = []
         var shutDown = false
         var dropped = 0
     }
@@ -46,7 +46,7 @@ public final class WorkQueue: Sendable {
             if !state.waiters.isEmpty {
                 state.dirty.remove(key)
                 state.processing.insert(key)
-                return state.waiters.removeFirst()
+                return state.waiters.removeFirst().1
             }
             state.queue.append(key)
             return nil
@@ -105,20 +105,31 @@ public final class WorkQueue: Sendable {
     /// Clears `key`'s back-off after a success.
     public func forget(_ key: String) { state.withLock { _ = $0.failures.removeValue(forKey: key) } }
 
-    /// The next key to reconcile, waiting for one; nil once the queue is shut down.
+    /// The next key to reconcile, waiting for one; nil once the queue is shut down or the task is cancelled (the
+    /// queue keeps its keys then, for the workers of a later run: a controller that lost its leadership and won
+    /// it back).
     public func next() async -> String? {
-        await withCheckedContinuation { continuation in
-            let key: String?? = state.withLock { state in
-                if state.shutDown { return .some(nil) }
-                guard let key = state.queue.popFirst() else {
-                    state.waiters.append(continuation)
-                    return nil
+        let waiter = WaiterIdentity()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let key: String?? = state.withLock { state in
+                    if state.shutDown || Task.isCancelled { return .some(nil) }
+                    guard let key = state.queue.popFirst() else {
+                        state.waiters.append((waiter, continuation))
+                        return nil
+                    }
+                    state.dirty.remove(key)
+                    state.processing.insert(key)
+                    return .some(key)
                 }
-                state.dirty.remove(key)
-                state.processing.insert(key)
-                return .some(key)
+                if let key { continuation.resume(returning: key) }
             }
-            if let key { continuation.resume(returning: key) }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<String?, Never>? in
+                guard let index = state.waiters.firstIndex(where: { $0.0 === waiter }) else { return nil }
+                return state.waiters.remove(at: index).1
+            }
+            continuation?.resume(returning: nil)
         }
     }
 
@@ -130,7 +141,7 @@ public final class WorkQueue: Sendable {
             if !state.waiters.isEmpty {
                 state.dirty.remove(key)
                 state.processing.insert(key)
-                return state.waiters.removeFirst()
+                return state.waiters.removeFirst().1
             }
             state.queue.append(key)
             return nil
@@ -146,7 +157,7 @@ public final class WorkQueue: Sendable {
             state.waiters = []
             return waiters
         }
-        for waiter in waiters { waiter.resume(returning: nil) }
+        for (_, waiter) in waiters { waiter.resume(returning: nil) }
     }
 
     /// Keys queued or in progress, and keys dropped at the bound since the start.
@@ -174,3 +185,6 @@ struct FIFO {
 
     var count: Int { items.count - head }
 }
+
+/// Tells one waiting worker from another, so a cancelled one can be taken off the list.
+final class WaiterIdentity: Sendable {}

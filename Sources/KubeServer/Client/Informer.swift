@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 import Synchronization
 
@@ -48,7 +49,7 @@ public final class Informer: Sendable {
         var handlers: [@Sendable (String) -> Void] = []
         var eventHandlers: [@Sendable (InformerEvent) -> Void] = []
         var resourceVersion = ""
-        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var syncWaiters: [(UUID, CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -101,15 +102,24 @@ public final class Informer: Sendable {
     /// True once the first list is in the cache.
     public var hasSynced: Bool { state.withLock { $0.synced } }
 
-    /// Returns once the first list is in the cache.
+    /// Returns once the first list is in the cache (or the task is cancelled).
     public func waitForSync() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if state.synced { return true }
-                state.syncWaiters.append(continuation)
-                return false
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state in
+                    if state.synced || Task.isCancelled { return true }
+                    state.syncWaiters.append((id, continuation))
+                    return false
+                }
+                if done { continuation.resume() }
             }
-            if done { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.syncWaiters.firstIndex(where: { $0.0 == id }) else { return nil }
+                return state.syncWaiters.remove(at: index).1
+            }
+            waiter?.resume()
         }
     }
 
@@ -163,7 +173,7 @@ public final class Informer: Sendable {
             for handler in handlers { handler(event.key) }
             for handler in eventHandlers { handler(event) }
         }
-        for waiter in waiters { waiter.resume() }
+        for (_, waiter) in waiters { waiter.resume() }
     }
 
     private func watch() async throws(KubeError) {
