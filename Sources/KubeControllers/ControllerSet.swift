@@ -8,6 +8,7 @@ enum ControllerSet {
         ("deployment", DeploymentController.init),
         ("job", JobController.init),
         ("cronjob", CronJobController.init),
+        ("daemonset", DaemonSetController.init),
         ("garbage-collector", GarbageCollector.init),
         ("endpoints", EndpointsController.init),
         ("endpointslice", EndpointSliceController.init),

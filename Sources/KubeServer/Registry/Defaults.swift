@@ -57,6 +57,37 @@ enum Defaults {
         podSpec(&object, at: ["spec", "template", "spec"])
     }
 
+    /// `SetDefaults_DaemonSet`: RollingUpdate with maxUnavailable 1 and maxSurge 0, ten revisions kept.
+    static func daemonSet(_ object: inout JSONValue) {
+        if object[path: "spec", "updateStrategy", "type"] == nil {
+            object[path: "spec", "updateStrategy", "type"] = "RollingUpdate"
+        }
+        if object[path: "spec", "updateStrategy", "type"] == "RollingUpdate" {
+            if object[path: "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"] == nil {
+                object[path: "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"] = 1
+            }
+            if object[path: "spec", "updateStrategy", "rollingUpdate", "maxSurge"] == nil {
+                object[path: "spec", "updateStrategy", "rollingUpdate", "maxSurge"] = 0
+            }
+        }
+        if object[path: "spec", "revisionHistoryLimit"] == nil { object[path: "spec", "revisionHistoryLimit"] = 10 }
+        podSpec(&object, at: ["spec", "template", "spec"])
+    }
+
+    /// The template generation apps/v1 shows as the `deprecated.daemonset.template.generation` annotation
+    /// (`spec.templateGeneration` inside kube-apiserver): at least 1 on create, then kept, and one more whenever
+    /// an update changes the template. Daemon pods carry it as `pod-template-generation`.
+    static func daemonSetTemplateGeneration(_ object: inout JSONValue, old: JSONValue?) {
+        let key = "deprecated.daemonset.template.generation"
+        let given = { (set: JSONValue?) in Int64(set?[path: "metadata", "annotations", key]?.stringValue ?? "") ?? 0 }
+        var generation = max(given(object), 1)
+        if let old {
+            generation = max(given(old), 1)
+            if old[path: "spec", "template"] != object[path: "spec", "template"] { generation += 1 }
+        }
+        object[path: "metadata", "annotations", key] = .string(String(generation))
+    }
+
     static func service(_ object: inout JSONValue) {
         if object[path: "spec", "type"] == nil { object[path: "spec", "type"] = "ClusterIP" }
         if object[path: "spec", "sessionAffinity"] == nil { object[path: "spec", "sessionAffinity"] = "None" }

@@ -21,11 +21,12 @@ enum Strategy {
             ServiceAccountAdmission.admit(&object)
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
-        case ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"):
-            if resource.kind != "DaemonSet", object[path: "spec", "replicas"] == nil {
-                object[path: "spec", "replicas"] = 1
-            }
+        case ("apps", "ReplicaSet"), ("apps", "StatefulSet"):
+            if object[path: "spec", "replicas"] == nil { object[path: "spec", "replicas"] = 1 }
             Defaults.podSpec(&object, at: ["spec", "template", "spec"])
+        case ("apps", "DaemonSet"):
+            Defaults.daemonSet(&object)
+            Defaults.daemonSetTemplateGeneration(&object, old: nil)
         case ("batch", "Job"):
             // The uid is assigned before this runs (ObjectRegistry.create), so the selector can be generated.
             Defaults.job(&object)
@@ -53,6 +54,9 @@ enum Strategy {
             Defaults.podSpec(&object, at: ["spec"])
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
+        case ("apps", "DaemonSet"):
+            Defaults.daemonSet(&object)
+            Defaults.daemonSetTemplateGeneration(&object, old: old)
         case ("batch", "CronJob"):
             Defaults.cronJob(&object)
         case ("", "Service"):
