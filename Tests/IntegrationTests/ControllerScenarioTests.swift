@@ -18,6 +18,24 @@ extension IntegrationTests {
             return (try? condition()) == true
         }
 
+        /// A server, a node standing in for the agent, and kubectl 1.33 on them.
+        static func start(_ arguments: [String] = []) throws -> (ClusterProcess, NodeStandIn, Kubectl) {
+            let cluster = try ClusterProcess.start(extraArguments: arguments)
+            let node = NodeStandIn(cluster: cluster)
+            do {
+                try node.start()
+            } catch {
+                cluster.stop()
+                throw error
+            }
+            return (cluster, node, Kubectl(binary: kubectl, cluster: cluster))
+        }
+
+        static func stop(_ cluster: ClusterProcess, _ node: NodeStandIn) {
+            node.stop()
+            cluster.stop()
+        }
+
         static func json(_ run: KelsonRun) throws -> JSONValue { try JSONValue.parse(Array(run.stdout.utf8)) }
 
         static func images(_ k: Kubectl, _ selector: String, namespace: String = "default") throws -> [String] {
@@ -27,12 +45,8 @@ extension IntegrationTests {
         }
 
         @Test func deploymentLifecycle() throws {
-            let cluster = try ClusterProcess.start()
-            defer { cluster.stop() }
-            let node = NodeStandIn(cluster: cluster)
-            try node.start()
-            defer { node.stop() }
-            let k = Kubectl(binary: Self.kubectl, cluster: cluster)
+            let (cluster, node, k) = try Self.start()
+            defer { Self.stop(cluster, node) }
 
             k.runOK("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2")
             let status = try k.run("rollout", "status", "deployment/web", "--timeout=60s")
@@ -78,12 +92,8 @@ extension IntegrationTests {
         }
 
         @Test func deleteWithEachCascadeMode() throws {
-            let cluster = try ClusterProcess.start()
-            defer { cluster.stop() }
-            let node = NodeStandIn(cluster: cluster)
-            try node.start()
-            defer { node.stop() }
-            let k = Kubectl(binary: Self.kubectl, cluster: cluster)
+            let (cluster, node, k) = try Self.start()
+            defer { Self.stop(cluster, node) }
             for name in ["bg", "fg", "or"] {
                 k.runOK("create", "deployment", name, "--image=nginx", "--replicas=2")
                 try k.run("rollout", "status", "deployment/\(name)", "--timeout=60s")
@@ -102,12 +112,8 @@ extension IntegrationTests {
         }
 
         @Test func namespaceJobAndUnschedulablePod() throws {
-            let cluster = try ClusterProcess.start()
-            defer { cluster.stop() }
-            let node = NodeStandIn(cluster: cluster)
-            try node.start()
-            defer { node.stop() }
-            let k = Kubectl(binary: Self.kubectl, cluster: cluster)
+            let (cluster, node, k) = try Self.start()
+            defer { Self.stop(cluster, node) }
 
             // A namespace deleted with its contents.
             k.runOK("create", "namespace", "team")
@@ -144,12 +150,8 @@ extension IntegrationTests {
         }
 
         @Test func aNodeThatStopsRenewingItsLeaseBecomesUnknownAndTainted() throws {
-            let cluster = try ClusterProcess.start(extraArguments: ["--node-monitor-grace-period", "3s"])
-            defer { cluster.stop() }
-            let node = NodeStandIn(cluster: cluster)
-            try node.start()
-            defer { node.stop() }
-            let k = Kubectl(binary: Self.kubectl, cluster: cluster)
+            let (cluster, node, k) = try Self.start(["--node-monitor-grace-period", "3s"])
+            defer { Self.stop(cluster, node) }
             #expect(Self.eventually { try k.run("get", "node", "node-1").stdout.contains(" Ready ") })
             node.stopRenewing()
             #expect(Self.eventually(30) { try k.run("get", "node", "node-1").stdout.contains("NotReady") })
@@ -159,12 +161,8 @@ extension IntegrationTests {
         }
 
         @Test func aRestartInTheMiddleOfARolloutEndsWithExactlyTheRightPods() throws {
-            let cluster = try ClusterProcess.start()
-            defer { cluster.stop() }
-            let node = NodeStandIn(cluster: cluster)
-            try node.start()
-            defer { node.stop() }
-            let k = Kubectl(binary: Self.kubectl, cluster: cluster)
+            let (cluster, node, k) = try Self.start()
+            defer { Self.stop(cluster, node) }
             k.runOK("create", "deployment", "big", "--image=nginx:1", "--replicas=12")
             try k.run("rollout", "status", "deployment/big", "--timeout=90s")
             k.runOK(

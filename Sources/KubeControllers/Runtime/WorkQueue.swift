@@ -22,6 +22,17 @@ public final class WorkQueue: Sendable {
         var waiters: [(WaiterIdentity, CheckedContinuation<String?, Never>)] = []
         var shutDown = false
         var dropped = 0
+
+        /// A dirty key goes straight to a waiting worker (answered with its continuation), else into the queue.
+        mutating func handOver(_ key: String) -> CheckedContinuation<String?, Never>? {
+            guard !waiters.isEmpty else {
+                queue.append(key)
+                return nil
+            }
+            dirty.remove(key)
+            processing.insert(key)
+            return waiters.removeFirst().1
+        }
     }
 
     private let state = Mutex(State())
@@ -43,13 +54,7 @@ public final class WorkQueue: Sendable {
             }
             state.dirty.insert(key)
             if state.processing.contains(key) { return nil }
-            if !state.waiters.isEmpty {
-                state.dirty.remove(key)
-                state.processing.insert(key)
-                return state.waiters.removeFirst().1
-            }
-            state.queue.append(key)
-            return nil
+            return state.handOver(key)
         }
         waiter?.resume(returning: key)
     }
@@ -138,13 +143,7 @@ public final class WorkQueue: Sendable {
         let waiter: CheckedContinuation<String?, Never>? = state.withLock { state in
             state.processing.remove(key)
             guard state.dirty.contains(key), !state.shutDown else { return nil }
-            if !state.waiters.isEmpty {
-                state.dirty.remove(key)
-                state.processing.insert(key)
-                return state.waiters.removeFirst().1
-            }
-            state.queue.append(key)
-            return nil
+            return state.handOver(key)
         }
         waiter?.resume(returning: key)
     }
