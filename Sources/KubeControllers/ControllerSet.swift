@@ -8,6 +8,7 @@ enum ControllerSet {
         ("deployment", DeploymentController.init),
         ("job", JobController.init),
         ("cronjob", CronJobController.init),
+        ("statefulset", StatefulSetController.init),
         ("garbage-collector", GarbageCollector.init),
         ("endpoints", EndpointsController.init),
         ("endpointslice", EndpointSliceController.init),

@@ -21,7 +21,9 @@ enum Strategy {
             ServiceAccountAdmission.admit(&object)
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
-        case ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"):
+        case ("apps", "StatefulSet"):
+            StatefulSetFields.applyDefaults(&object)
+        case ("apps", "ReplicaSet"), ("apps", "DaemonSet"):
             if resource.kind != "DaemonSet", object[path: "spec", "replicas"] == nil {
                 object[path: "spec", "replicas"] = 1
             }
@@ -53,6 +55,8 @@ enum Strategy {
             Defaults.podSpec(&object, at: ["spec"])
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
+        case ("apps", "StatefulSet"):
+            StatefulSetFields.applyDefaults(&object)
         case ("batch", "CronJob"):
             Defaults.cronJob(&object)
         case ("", "Service"):
