@@ -51,6 +51,18 @@ import Testing
         }
     }
 
+    /// Whether `kubectl rollout status statefulset/<name>` says done (its StatefulSetStatusViewer, for
+    /// RollingUpdate): the generation observed, every pod ready, and the pods from the partition up updated.
+    static func rolledOut(_ cluster: TestCluster, _ name: String) async throws -> Bool {
+        let set = try await cluster.client.get(Self.path + "/" + name)
+        let status = set["status"] ?? [:]
+        let replicas = set[path: "spec", "replicas"]?.intValue ?? 1
+        let partition = set[path: "spec", "updateStrategy", "rollingUpdate", "partition"]?.intValue ?? 0
+        guard let observed = status["observedGeneration"]?.intValue, observed >= set.generation else { return false }
+        return (status["readyReplicas"]?.intValue ?? 0) >= replicas
+            && (status["updatedReplicas"]?.intValue ?? 0) >= replicas - partition
+    }
+
     /// The first container's image of a pod (or pod template).
     static func image(_ pod: JSONValue) -> String? {
         pod[path: "spec", "containers"]?.arrayValue?.first?["image"]?.stringValue
@@ -187,6 +199,7 @@ import Testing
                 return update != old && status["updatedReplicas"] == 1 && status["currentReplicas"] == 2
                     && status["readyReplicas"] == 3 && status["currentRevision"] == .string(old)
             })
+        #expect(await cluster.eventually { try await Self.rolledOut(cluster, "web") })
         let new = try await Self.status(cluster, "web")["updateRevision"]?.stringValue ?? ""
         #expect(try await revisionOf("web-2") == new)
         // Below the partition nothing moves.
@@ -202,6 +215,7 @@ import Testing
                     && status["updatedReplicas"] == 3 && status["currentReplicas"] == 3
                     && status["readyReplicas"] == 3 && status["observedGeneration"] == 3
             })
+        #expect(try await Self.rolledOut(cluster, "web"))
         #expect(await deleted.value == ["web-2", "web-1", "web-0"])
         for ordinal in 0..<3 {
             let pod = try await cluster.client.get(Self.pods + "/web-\(ordinal)")
