@@ -9,6 +9,7 @@ enum ControllerSet {
         ("job", JobController.init),
         ("cronjob", CronJobController.init),
         ("daemonset", DaemonSetController.init),
+        ("statefulset", StatefulSetController.init),
         ("garbage-collector", GarbageCollector.init),
         ("endpoints", EndpointsController.init),
         ("endpointslice", EndpointSliceController.init),

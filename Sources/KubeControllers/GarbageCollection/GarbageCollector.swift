@@ -18,7 +18,7 @@ final class GarbageCollector: Controller {
     let workers = 4
     let context: ControllerContext
     static let collections: [Collection] = [
-        .pods, .replicaSets, .deployments, .statefulSets, .daemonSets, .jobs, .cronJobs,
+        .pods, .replicaSets, .deployments, .statefulSets, .daemonSets, .controllerRevisions, .jobs, .cronJobs,
         .services, .endpoints, .endpointSlices, .configMaps, .secrets, .serviceAccounts, .leases,
     ]
     let informers: [Informer]

@@ -10,6 +10,9 @@ enum ObjectValidation {
                 metadata.validateCreate(object["metadata"])
             }
         errors += kindErrors(object, resource: resource)
+        if resource.group == "apps", resource.kind == "StatefulSet" {
+            errors += StatefulSetFields.errors(object, old: old)
+        }
         if resource.definition != nil,
             let schema = CustomResourceSchemas.schema(for: resource, version: resource.version)
         {

@@ -21,7 +21,9 @@ enum Strategy {
             ServiceAccountAdmission.admit(&object)
         case ("apps", "Deployment"):
             Defaults.deployment(&object)
-        case ("apps", "ReplicaSet"), ("apps", "StatefulSet"):
+        case ("apps", "StatefulSet"):
+            StatefulSetFields.applyDefaults(&object)
+        case ("apps", "ReplicaSet"):
             if object[path: "spec", "replicas"] == nil { object[path: "spec", "replicas"] = 1 }
             Defaults.podSpec(&object, at: ["spec", "template", "spec"])
         case ("apps", "DaemonSet"):
@@ -57,6 +59,8 @@ enum Strategy {
         case ("apps", "DaemonSet"):
             Defaults.daemonSet(&object)
             Defaults.daemonSetTemplateGeneration(&object, old: old)
+        case ("apps", "StatefulSet"):
+            StatefulSetFields.applyDefaults(&object)
         case ("batch", "CronJob"):
             Defaults.cronJob(&object)
         case ("", "Service"):
