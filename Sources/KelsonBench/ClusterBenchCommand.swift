@@ -51,6 +51,12 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
         print(String(format: "API binding: %6.0f binds/s, %5.0f µs CPU per binding", bind.rate, bind.cpu))
         let scheduler = try await bench.schedulerRate(pods: pods)
         print(String(format: "scheduler:   %6.0f pods bound/s (%d pods waiting, %d nodes)", scheduler, pods, nodes))
+        let observe = try await bench.observeCost(pods: pods)
+        print(
+            String(
+                format:
+                    "following:   %5.0f µs CPU per pod created while the controllers watch (%5.0f µs more than alone)",
+                observe, observe - create.cpu))
         var latencies: [Double] = []
         var controllerCPU: [Double] = []
         var tallies: [[String: Int]] = []
@@ -58,8 +64,10 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
             let (latency, cpu, tally) = try await bench.deployment(replicas: replicas, round: round)
             latencies.append(latency)
             // The API's share: each create costs what a pod create does, every other request what a binding does.
-            let creates = tally.filter { $0.key.hasPrefix("POST ") && !$0.key.hasSuffix("binding") }.values.reduce(0, +)
-            let others = tally.values.reduce(0, +) - creates
+            let requests = tally.filter { !$0.key.hasPrefix("reconcile ") }
+            let creates = requests.filter { $0.key.hasPrefix("POST ") && !$0.key.hasSuffix("binding") }.values
+                .reduce(0, +)
+            let others = requests.values.reduce(0, +) - creates
             controllerCPU.append(cpu - Double(creates) * create.cpu - Double(others) * bind.cpu)
             tallies.append(tally)
         }
@@ -67,7 +75,7 @@ public struct ClusterBenchCommand: AsyncParsableCommand {
         let perPod = controllerCPU.sorted()[controllerCPU.count / 2] / Double(replicas)
         if let tally = tallies.last {
             let lines = tally.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            print("requests of the last Deployment round: " + lines.joined(separator: ", "))
+            print("requests and reconciles of the last Deployment round: " + lines.joined(separator: ", "))
         }
         print(
             String(
@@ -205,6 +213,32 @@ struct ClusterBench {
         return Double(pods) / (ContinuousClock.now - start).seconds
     }
 
+    /// Bound pods created while every controller runs (none acts on them): what following the pods costs the
+    /// controllers' informers and handlers, on top of the create itself.
+    func observeCost(pods: Int) async throws -> Double {
+        _ = try await client.create(
+            "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "bench-observe"]])
+        let context = ControllerContext(client: client, logger: logger)
+        let manager = ControllerManager.standard(context: context, disabled: disabled)
+        let running = Task { try? await manager.run() }
+        defer { running.cancel() }
+        for informer in context.informers.all { await informer.waitForSync() }
+        try await waitUntilIdle(manager)
+        let cache = context.informer(.pods)
+        let client = client
+        let cpu = Self.cpuMicroseconds()
+        _ = try await measure(pods) { index in
+            var pod = Self.pod("o-\(index)")
+            pod[path: "spec", "nodeName"] = .string("node-\(index % 10)")
+            _ = try await client.create("/api/v1/namespaces/bench-observe/pods", pod)
+        }
+        // Until the controllers' cache has every pod: their share of the work is done by then.
+        while cache.objects(inNamespace: "bench-observe").count < pods {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return (Self.cpuMicroseconds() - cpu) / Double(pods)
+    }
+
     /// One Deployment of `replicas` in its own namespace with every controller running: seconds from its create
     /// until all its pods are bound, and the process CPU (µs) from its create until then.
     func deployment(replicas: Int, round: Int) async throws -> (Double, Double, [String: Int]) {
@@ -219,8 +253,10 @@ struct ClusterBench {
         let running = Task { try? await manager.run() }
         defer { running.cancel() }
         for informer in context.informers.all { await informer.waitForSync() }
-        try await Task.sleep(for: .milliseconds(500))
+        // The first pass over what is already stored is not the Deployment's cost: start once it is done.
+        try await waitUntilIdle(manager)
         requests.reset()
+        let reconcilesBefore = manager.reconcileCounts
         let cpu = Self.cpuMicroseconds()
         let start = ContinuousClock.now
         _ = try await client.create(
@@ -247,7 +283,20 @@ struct ClusterBench {
         let used = Self.cpuMicroseconds() - cpu
         // Every request the controllers made stopped counting at the last binding (the tally keeps going a little;
         // it is read now).
-        return (seconds, used, requests.snapshot())
+        var tally = requests.snapshot()
+        for (name, count) in manager.reconcileCounts where count > reconcilesBefore[name] ?? 0 {
+            tally["reconcile \(name)"] = count - (reconcilesBefore[name] ?? 0)
+        }
+        return (seconds, used, tally)
+    }
+
+    /// Until no controller has work queued, for 100 ms in a row.
+    func waitUntilIdle(_ manager: ControllerManager) async throws {
+        var quiet = 0
+        while quiet < 50 {
+            quiet = manager.isIdle ? quiet + 1 : 0
+            try await Task.sleep(for: .milliseconds(2))
+        }
     }
 
     /// Watches the namespace's pods until `count` of them have a node.

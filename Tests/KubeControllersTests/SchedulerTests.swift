@@ -321,5 +321,17 @@ extension TestCluster {
         #expect(Quantity.value("100n", scale: 1000) == 1)
         #expect(Quantity.value("12x") == nil)
         #expect(Quantity.value("") == nil)
+        // The integer shortcut agrees with the exact reading.
+        for text in ["0", "1", "250m", "1m", "1500m", "999m", "4", "16Mi", "8Gi", "3k", "2M", "7G", "1Ti", "42Ki"] {
+            for scale: Int64 in [1, 1000] {
+                let exact = Quantity.parse(text).map { ($0 * Decimal(scale)) }
+                let fast = Quantity.integerValue(text, scale: scale)
+                var rounded = Decimal()
+                var value = exact ?? 0
+                NSDecimalRound(&rounded, &value, 0, .up)
+                #expect(fast.map { Decimal($0) } == rounded, "\(text) × \(scale)")
+            }
+        }
+        #expect(Quantity.value("9223372036854775807Ki") == Int64.max)
     }
 }

@@ -3,12 +3,20 @@ import KubeAPI
 import KubeServer
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// kube-controller-manager and kube-scheduler in one `Service`: starts the shared informers, waits for their first
 /// lists, then runs each controller's workers and the periodic resync until shutdown.
 public final class ControllerManager: Service, Sendable {
     public let context: ControllerContext
     public let controllers: [any Controller]
+    private let reconciles = Mutex<[String: Int]>([:])
+
+    /// Reconciles done so far, by controller (benchmarks read it).
+    public var reconcileCounts: [String: Int] { reconciles.withLock { $0 } }
+
+    /// True when no controller has a key queued or in progress (keys waiting for a later time do not count).
+    public var isIdle: Bool { controllers.allSatisfy { $0.queue.depth == 0 } }
 
     public init(context: ControllerContext, controllers: [any Controller]) {
         self.context = context
@@ -76,6 +84,7 @@ public final class ControllerManager: Service, Sendable {
     /// Reconciles keys until the queue shuts down; a failure comes back after its back-off.
     private func work(_ controller: any Controller) async {
         while let key = await controller.queue.next() {
+            reconciles.withLock { $0[controller.name, default: 0] += 1 }
             do {
                 try await controller.reconcile(key)
                 controller.queue.forget(key)

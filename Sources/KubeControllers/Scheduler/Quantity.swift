@@ -44,6 +44,7 @@ enum Quantity {
 
     /// A JSON quantity (a string, or a bare number) in units of `scale` (1000 for millicores), rounded up.
     static func value(_ json: JSONValue?, scale: Int64 = 1) -> Int64? {
+        if case .string(let text)? = json, let fast = integerValue(text, scale: scale) { return fast }
         let decimal: Decimal?
         switch json {
         case .string(let text)?: decimal = parse(text)
@@ -57,6 +58,44 @@ enum Quantity {
         if rounded > Decimal(Int64.max) { return Int64.max }
         if rounded < Decimal(Int64.min) { return Int64.min }
         return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    /// Whole numbers with an optional common suffix (`500m`, `4`, `16Mi`, `2Gi`, `1k`) in integer arithmetic: the
+    /// shapes nearly every request takes, without Decimal's cost; nil for anything else (or an overflow), which
+    /// `parse` then reads exactly.
+    static func integerValue(_ text: String, scale: Int64) -> Int64? {
+        var digits: Int64 = 0
+        var count = 0
+        let utf8 = text.utf8
+        var index = utf8.startIndex
+        while index < utf8.endIndex, (48...57).contains(utf8[index]) {
+            guard count < 15 else { return nil }
+            digits = digits * 10 + Int64(utf8[index] - 48)
+            count += 1
+            index = utf8.index(after: index)
+        }
+        guard count > 0 else { return nil }
+        let multiplier: Int64
+        switch String(decoding: utf8[index...], as: UTF8.self) {
+        case "": multiplier = 1
+        case "m":
+            // Thousandths, rounded up in the target unit.
+            let (product, overflow) = digits.multipliedReportingOverflow(by: scale)
+            guard !overflow else { return nil }
+            return (product + 999) / 1000
+        case "k": multiplier = 1000
+        case "M": multiplier = 1_000_000
+        case "G": multiplier = 1_000_000_000
+        case "Ki": multiplier = 1 << 10
+        case "Mi": multiplier = 1 << 20
+        case "Gi": multiplier = 1 << 30
+        case "Ti": multiplier = 1 << 40
+        default: return nil
+        }
+        let (scaled, overflow) = digits.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        let (result, overflowAgain) = scaled.multipliedReportingOverflow(by: scale)
+        return overflowAgain ? nil : result
     }
 
     /// The unit each resource is counted in: cpu in millicores, the rest in whole units.
