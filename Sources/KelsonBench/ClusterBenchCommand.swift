@@ -111,7 +111,7 @@ struct ClusterBench {
                 "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
         }
         let now = JSONValue.string(APITime.format(Date()))
-        let resources: JSONValue = ["cpu": "64", "memory": "256Gi", "pods": "1000"]
+        let resources: JSONValue = ["cpu": "640", "memory": "2560Gi", "pods": "100000"]
         for index in 0..<nodes {
             let name = "node-\(index)"
             _ = try await client.create(
