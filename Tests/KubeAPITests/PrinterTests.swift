@@ -772,3 +772,24 @@ struct TableDocumentTests {
         #expect(full["rows"]?.arrayValue?.first?["object"]?["kind"] == "ConfigMap")
     }
 }
+
+@Suite("ControllerRevision printer")
+struct ControllerRevisionPrinterTests {
+    @Test func theControllerIsKindGroupAndName() {
+        var owned = metadata("web-7c9f")
+        owned["ownerReferences"] = [
+            ["apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u", "controller": true]
+        ]
+        let revision: JSONValue = ["kind": "ControllerRevision", "metadata": owned, "revision": 3]
+        let cells = TablePrinter.cells(for: revision, resource: "controllerrevisions", group: "apps", now: now)
+        #expect(cells == ["web-7c9f", "statefulset.apps/web", 3, "5m"])
+        let orphan: JSONValue = ["kind": "ControllerRevision", "metadata": metadata("lost"), "revision": 1]
+        #expect(
+            strings(TablePrinter.cells(for: orphan, resource: "controllerrevisions", group: "apps", now: now))[1]
+                == "<none>")
+        #expect(
+            TablePrinter.columns(for: "controllerrevisions", group: "apps").map(\.name) == [
+                "Name", "Controller", "Revision", "Age",
+            ])
+    }
+}

@@ -68,6 +68,7 @@ public enum TablePrinter {
         "apps/replicasets": WorkloadPrinters.replicaSets,
         "apps/statefulsets": WorkloadPrinters.statefulSets,
         "apps/daemonsets": WorkloadPrinters.daemonSets,
+        "apps/controllerrevisions": WorkloadPrinters.controllerRevisions,
         "batch/jobs": WorkloadPrinters.jobs,
         "batch/cronjobs": WorkloadPrinters.cronJobs,
         "discovery.k8s.io/endpointslices": CorePrinters.endpointSlices,

@@ -57,6 +57,31 @@ enum WorkloadPrinters {
         ]
     }
 
+    /// `kubectl get controllerrevisions`: the controller as `kind.group/name` (`statefulset.apps/web`), as
+    /// upstream's `formatResourceName` writes it, and the revision number.
+    static let controllerRevisions = ResourcePrinter(
+        columnDefinitions: [
+            .nameColumn,
+            TableColumn(name: "Controller", type: "string", description: "Controller of the object"),
+            TableColumn(
+                name: "Revision", type: "string",
+                description: "Revision indicates the revision of the state represented by Data."),
+            .ageColumn,
+        ]
+    ) { object, now in
+        let revision = PrintedObject(object)
+        var controller = "<none>"
+        if let reference = revision["metadata", "ownerReferences"].array.first(where: { $0["controller"].bool }) {
+            let group = reference["apiVersion"].string.split(separator: "/").dropLast().joined()
+            let kind = reference["kind"].string.lowercased()
+            controller = (group.isEmpty ? kind : "\(kind).\(group)") + "/" + reference["name"].string
+        }
+        return [
+            .string(revision.name), .string(controller), .int(revision["revision"].int),
+            .string(revision.age(now: now)),
+        ]
+    }
+
     static let statefulSets = ResourcePrinter(
         columnDefinitions: [
             .nameColumn,
