@@ -118,7 +118,7 @@ let package = Package(
             dependencies: [
                 "EtcdAPI", "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
                 // `kelson server`: the Kubernetes API server on the store.
-                "KubeServer", "KubeControllers",
+                "KubeAPI", "KubeServer", "KubeControllers",
                 // `kelson migrate --from etcd://` reads a live etcd through its API.
                 "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),

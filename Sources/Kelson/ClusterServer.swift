@@ -1,4 +1,5 @@
 import Foundation
+import KubeAPI
 import KubeControllers
 import KubeServer
 import Logging
@@ -132,7 +133,7 @@ public final class ClusterServer: Sendable {
         // Stable across restarts (a restarted server takes its own lease back at once), distinct between servers
         // that share a store (each has its own data directory).
         let directory = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
-        settings.leaderElectionIdentity = "\(configuration.nodeName)_\(ClusterServer.shortHash(directory))"
+        settings.leaderElectionIdentity = "\(configuration.nodeName)_\(String(FNV1a.hash(directory), radix: 16))"
         settings.certificateAuthorityPEM = apiServer.pki.certificateAuthorityPEM
         if let url = URL(string: apiURL), let host = url.host, let port = url.port {
             settings.apiServerAddress = (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
@@ -154,18 +155,6 @@ public final class ClusterServer: Sendable {
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-    }
-}
-
-extension ClusterServer {
-    /// FNV-1a of `text`, in hex: a short stable name for a data directory.
-    static func shortHash(_ text: String) -> String {
-        var hash: UInt32 = 2_166_136_261
-        for byte in text.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 16_777_619
-        }
-        return String(hash, radix: 16)
     }
 }
 

@@ -130,7 +130,7 @@ import Testing
         _ = try await cluster.client.patch("/api/v1/nodes/c", .merge, ["metadata": ["labels": ["disk": "ssd"]]])
         #expect(await cluster.eventually { try await Self.nodesWithPods(cluster) == ["a", "b", "c"] })
         _ = try await cluster.client.patch("/api/v1/nodes/a", .merge, ["metadata": ["labels": ["disk": nil]]])
-        let kubelets = cluster.runKubelets()
+        let kubelets = cluster.runNodeStandIn(boundOnly: true)
         #expect(await cluster.eventually { try await Self.nodesWithPods(cluster) == ["b", "c"] })
         kubelets.cancel()
         await cluster.stop()
@@ -145,7 +145,7 @@ import Testing
             "c", taints: [["key": "node.kubernetes.io/not-ready", "effect": "NoExecute"]], unschedulable: true)
         _ = try await cluster.client.create(Self.path, Self.daemonSet())
         #expect(await cluster.eventually { try await Self.nodesWithPods(cluster) == ["a", "c"] })
-        let kubelets = cluster.runKubelets()
+        let kubelets = cluster.runNodeStandIn(boundOnly: true)
         let toleration: JSONValue = ["key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"]
         _ = try await cluster.client.patch(
             Self.path + "/agent", .merge, ["spec": ["template": ["spec": ["tolerations": [toleration]]]]])
@@ -176,7 +176,7 @@ import Testing
     @Test func rollsATemplateChangeOneNodeAtATime() async throws {
         let cluster = try await Self.cluster()
         for name in ["a", "b", "c"] { try await cluster.makeNode(name) }
-        let kubelets = cluster.runKubelets()
+        let kubelets = cluster.runNodeStandIn(boundOnly: true)
         _ = try await cluster.client.create(Self.path, Self.daemonSet())
         #expect(await cluster.eventually { try await Self.readyNodes(cluster) == 3 })
         // Watches the rollout: every snapshot of the pods must show at most one node without a ready pod.
@@ -304,27 +304,5 @@ import Testing
             }
         )
         .count
-    }
-}
-
-extension TestCluster {
-    /// What the kubelets of every node do for `default`'s pods until cancelled: a bound pod starts and becomes
-    /// ready; a pod being deleted finishes stopping.
-    func runKubelets() -> Task<Void, Never> {
-        Task {
-            var counter = 1
-            while !Task.isCancelled {
-                for pod in (try? await pods()) ?? [] {
-                    if pod.isDeleting {
-                        _ = try? await client.delete(
-                            "/api/v1/namespaces/default/pods/\(pod.name)", options: ["gracePeriodSeconds": 0])
-                    } else if !(pod[path: "spec", "nodeName"]?.stringValue ?? "").isEmpty, !PodState.isReady(pod) {
-                        counter += 1
-                        try? await markReady("default", pod.name, ip: "10.42.1.\(counter % 250 + 2)")
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
     }
 }

@@ -119,20 +119,24 @@ extension TestCluster {
 }
 
 extension TestCluster {
-    /// Acts as a node would for every pod of `namespace` until cancelled: marks each new pod ready with an IP (and,
-    /// when `onReady` says so, notes it).
-    func runNodeStandIn(_ namespace: String = "default", onReady: @escaping @Sendable (JSONValue) -> Void = { _ in })
-        -> Task<Void, Never>
-    {
+    /// Acts as the nodes' kubelets would for the pods of `namespace` until cancelled: each pod (each bound one, with
+    /// `boundOnly`) starts and becomes ready with an IP; a pod being deleted finishes stopping.
+    func runNodeStandIn(_ namespace: String = "default", boundOnly: Bool = false) -> Task<Void, Never> {
         Task {
             var counter = 1
             while !Task.isCancelled {
-                for pod in (try? await pods(namespace)) ?? [] where !PodState.isReady(pod) && !pod.isDeleting {
-                    counter += 1
-                    try? await markReady(namespace, pod.name, ip: "10.42.\(counter / 250).\(counter % 250 + 2)")
-                    onReady(pod)
+                for pod in (try? await pods(namespace)) ?? [] {
+                    if pod.isDeleting {
+                        _ = try? await client.delete(
+                            "/api/v1/namespaces/\(namespace)/pods/\(pod.name)", options: ["gracePeriodSeconds": 0])
+                    } else if !PodState.isReady(pod),
+                        !boundOnly || !(pod[path: "spec", "nodeName"]?.stringValue ?? "").isEmpty
+                    {
+                        counter += 1
+                        try? await markReady(namespace, pod.name, ip: "10.42.\(counter / 250).\(counter % 250 + 2)")
+                    }
                 }
-                try? await Task.sleep(for: .milliseconds(30))
+                try? await Task.sleep(for: .milliseconds(20))
             }
         }
     }

@@ -23,14 +23,7 @@ final class CronJobController: Controller {
         jobs = context.informer(.jobs)
         jobs.indexByController()
         cronJobs.onChange { [queue] key in queue.add(key) }
-        jobs.onEvent { [queue] event in
-            for job in [event.old, event.new].compactMap({ $0 }) {
-                guard let owner = job.controllerReference, owner["kind"]?.stringValue == "CronJob",
-                    let ownerName = owner["name"]?.stringValue
-                else { continue }
-                queue.add("\(job.namespace)/\(ownerName)")
-            }
-        }
+        jobs.onEvent { [queue] event in queue.addControllers(of: event, kind: "CronJob") }
     }
 
     func allKeys() -> [String] { cronJobs.objects.map(\.key) }

@@ -23,14 +23,7 @@ final class JobController: Controller {
         pods = context.informer(.pods)
         pods.indexByController()
         jobs.onChange { [queue] key in queue.add(key) }
-        pods.onEvent { [queue] event in
-            for pod in [event.old, event.new].compactMap({ $0 }) {
-                guard let owner = pod.controllerReference, owner["kind"]?.stringValue == "Job",
-                    let ownerName = owner["name"]?.stringValue
-                else { continue }
-                queue.add("\(pod.namespace)/\(ownerName)")
-            }
-        }
+        pods.onEvent { [queue] event in queue.addControllers(of: event, kind: "Job") }
     }
 
     func allKeys() -> [String] { jobs.objects.map(\.key) }
@@ -253,7 +246,7 @@ final class JobController: Controller {
         let expiry = finished.addingTimeInterval(Double(ttl))
         let now = context.now()
         guard now >= expiry else {
-            queue.add(job.key, after: .milliseconds(Int64(expiry.timeIntervalSince(now) * 1000) + 100))
+            queue.add(job.key, at: expiry, now: now, slack: .milliseconds(100))
             return
         }
         let options: JSONValue = [

@@ -29,29 +29,16 @@ final class DaemonSetController: Controller {
         nodes = context.informer(.nodes)
         revisions = context.informer(.controllerRevisions)
         daemonSets.onChange { [queue] key in queue.add(key) }
-        pods.onEvent { [weak self] event in
-            for pod in [event.old, event.new].compactMap({ $0 }) { self?.dependentChanged(pod) }
-        }
-        revisions.onEvent { [weak self] event in
-            for revision in [event.old, event.new].compactMap({ $0 }) { self?.dependentChanged(revision) }
+        // A pod or revision concerns its controlling DaemonSet or, for an orphan, every DaemonSet selecting it.
+        for dependents in [pods, revisions] {
+            dependents.onEvent { [queue, daemonSets] event in
+                queue.addControllers(of: event, kind: "DaemonSet", owners: daemonSets)
+            }
         }
         nodes.onEvent { [weak self] event in self?.nodeChanged(event) }
     }
 
     func allKeys() -> [String] { daemonSets.objects.map(\.key) }
-
-    /// A pod or revision concerns its controlling DaemonSet or, for an orphan, every DaemonSet selecting it.
-    private func dependentChanged(_ object: JSONValue) {
-        if let owner = object.controllerReference {
-            if owner["kind"]?.stringValue == "DaemonSet", let name = owner["name"]?.stringValue {
-                queue.add("\(object.namespace)/\(name)")
-            }
-        } else {
-            for set in daemonSets.objects(inNamespace: object.namespace) where set.specSelector.matches(object.labels) {
-                queue.add(set.key)
-            }
-        }
-    }
 
     /// A node coming, going, or changing labels or taints may change where every DaemonSet belongs; status
     /// heartbeats do not.

@@ -31,7 +31,7 @@ final class EventTTLController: Controller {
         let expiry = seen.addingTimeInterval(context.settings.eventTTL.timeInterval)
         let now = context.now()
         guard expiry <= now else {
-            queue.add(key, after: .milliseconds(Int64(expiry.timeIntervalSince(now) * 1000) + 10))
+            queue.add(key, at: expiry, now: now)
             return
         }
         do {
@@ -41,11 +41,5 @@ final class EventTTLController: Controller {
             // Gone already, or replaced by a newer event of that name.
             guard error.code == 404 || error.code == 409 else { throw error }
         }
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -61,7 +61,7 @@ final class NodeLifecycleController: Controller {
         guard var node = nodes.get(key).present else { return }
         let now = context.now()
         let stamp = APITime.format(now)
-        let grace = Self.seconds(context.settings.nodeMonitorGracePeriod)
+        let grace = context.settings.nodeMonitorGracePeriod.timeInterval
         let lease = leases.get("\(NodeHealth.leaseNamespace)/\(key)").present
         let probe = NodeHealth.lastProbe(node: node, lease: lease) ?? now
         let deadline = probe.addingTimeInterval(grace)
@@ -73,7 +73,7 @@ final class NodeLifecycleController: Controller {
             }
         } else {
             // Look again when the grace period would run out.
-            queue.add(key, after: Self.duration(deadline.timeIntervalSince(now) + 0.5))
+            queue.add(key, at: deadline, now: now, slack: .milliseconds(500))
         }
         if let taints = NodeHealth.reconciledTaints(of: node, now: stamp) {
             var updated = node
@@ -105,7 +105,7 @@ final class NodeLifecycleController: Controller {
                 next = min(next ?? due, due)
             }
         }
-        if let next { queue.add(node.name, after: Self.duration(next.timeIntervalSince(now) + 0.1)) }
+        if let next { queue.add(node.name, at: next, now: now, slack: .milliseconds(100)) }
     }
 
     /// When the pod must go: at once for a taint it does not tolerate, else the earliest `timeAdded` plus the
@@ -143,11 +143,4 @@ final class NodeLifecycleController: Controller {
             guard error.code == 404 else { throw error }
         }
     }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    static func duration(_ seconds: TimeInterval) -> Duration { .milliseconds(Int64(max(0, seconds) * 1000)) }
 }

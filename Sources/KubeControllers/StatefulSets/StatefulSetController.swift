@@ -27,36 +27,15 @@ final class StatefulSetController: Controller {
         pods = context.informer(.pods)
         revisions = context.informer(.controllerRevisions)
         sets.onChange { [queue] key in queue.add(key) }
-        pods.onEvent { [weak self] event in self?.podChanged(event) }
-        revisions.onEvent { [queue] event in
-            for revision in [event.old, event.new].compactMap({ $0 }) {
-                if let owner = revision.controllerReference, owner["kind"]?.stringValue == "StatefulSet",
-                    let name = owner["name"]?.stringValue
-                {
-                    queue.add("\(revision.namespace)/\(name)")
-                }
-            }
+        // A pod change concerns its controlling StatefulSet, or, for an orphan, the sets of its namespace it could
+        // belong to (named after them and selected by them).
+        pods.onEvent { [queue, sets] event in
+            queue.addControllers(of: event, kind: "StatefulSet", owners: sets, accepts: StatefulSetPods.isMember)
         }
+        revisions.onEvent { [queue] event in queue.addControllers(of: event, kind: "StatefulSet") }
     }
 
     func allKeys() -> [String] { sets.objects.map(\.key) }
-
-    /// A pod change concerns its controlling StatefulSet, or, for an orphan, the sets of its namespace it could
-    /// belong to (named after them and selected by them).
-    private func podChanged(_ event: InformerEvent) {
-        for pod in [event.old, event.new].compactMap({ $0 }) {
-            if let owner = pod.controllerReference {
-                if owner["kind"]?.stringValue == "StatefulSet", let name = owner["name"]?.stringValue {
-                    queue.add("\(pod.namespace)/\(name)")
-                }
-            } else {
-                for set in sets.objects(inNamespace: pod.namespace)
-                where StatefulSetPods.isMember(pod, of: set) && set.specSelector.matches(pod.labels) {
-                    queue.add(set.key)
-                }
-            }
-        }
-    }
 
     func reconcile(_ key: String) async throws {
         guard let set = sets.get(key) else {
@@ -239,7 +218,7 @@ final class StatefulSetController: Controller {
         if let next = sync.pods.filter(StatefulSetPods.isRunningAndReady)
             .compactMap({ PodState.availableAt($0, minReadySeconds: minReady) }).filter({ $0 > now }).min()
         {
-            queue.add(set.key, after: .milliseconds(Int64(next.timeIntervalSince(now) * 1000) + 10))
+            queue.add(set.key, at: next, now: now)
         }
         var status = set["status"]?.objectValue ?? JSONObject()
         status["observedGeneration"] = .int(set.generation)

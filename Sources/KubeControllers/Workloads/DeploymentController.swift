@@ -26,32 +26,19 @@ final class DeploymentController: Controller {
         replicaSets.indexByController()
         pods.indexByController()
         deployments.onChange { [queue] key in queue.add(key) }
-        replicaSets.onEvent { [weak self] event in
-            for set in [event.old, event.new].compactMap({ $0 }) { self?.replicaSetChanged(set) }
+        replicaSets.onEvent { [queue, deployments] event in
+            queue.addControllers(of: event, kind: "Deployment", owners: deployments)
         }
-        pods.onEvent { [weak self] event in
+        pods.onEvent { [queue, deployments, replicaSets] event in
             // Recreate waits for the old pods to be gone.
-            guard let self, event.new == nil, let old = event.old, let owner = old.controllerReference,
+            guard event.new == nil, let old = event.old, let owner = old.controllerReference,
                 let set = replicaSets.get("\(old.namespace)/\(owner["name"]?.stringValue ?? "")")
             else { return }
-            replicaSetChanged(set)
+            queue.addController(of: set, kind: "Deployment", owners: deployments)
         }
     }
 
     func allKeys() -> [String] { deployments.objects.map(\.key) }
-
-    private func replicaSetChanged(_ set: JSONValue) {
-        if let owner = set.controllerReference {
-            if owner["kind"]?.stringValue == "Deployment", let name = owner["name"]?.stringValue {
-                queue.add("\(set.namespace)/\(name)")
-            }
-        } else {
-            for deployment in deployments.objects(inNamespace: set.namespace)
-            where deployment.specSelector.matches(set.labels) {
-                queue.add(deployment.key)
-            }
-        }
-    }
 
     func reconcile(_ key: String) async throws {
         guard let deployment = deployments.get(key) else { return }
@@ -143,7 +130,7 @@ final class DeploymentController: Controller {
                     message: "Deployment \"\(deployment.name)\" has timed out progressing.",
                     component: "deployment-controller")
             } else {
-                queue.add(deployment.key, after: .milliseconds(Int64(due.timeIntervalSince(now) * 1000) + 10))
+                queue.add(deployment.key, at: due, now: now)
             }
         }
         status["conditions"] = .array(conditions)

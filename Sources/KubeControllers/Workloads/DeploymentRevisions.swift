@@ -14,17 +14,11 @@ enum DeploymentRevisions {
     /// does not matter) and the collision count, spelled with upstream's `SafeEncodeString` alphabet (no vowels,
     /// no look-alikes), as pod-template-hash values look.
     static func templateHash(_ template: JSONValue, collisionCount: Int64?) -> String {
-        var hash: UInt32 = 2_166_136_261
-        func feed(_ bytes: some Sequence<UInt8>) {
-            for byte in bytes {
-                hash ^= UInt32(byte)
-                hash = hash &* 16_777_619
-            }
-        }
-        feed(canonical(withoutHash(template)).utf8)
-        if let collisionCount { feed(String(collisionCount).utf8) }
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String(String(hash).utf8.map { alphabet[Int($0) % alphabet.count] })
+        var hasher = FNV1a()
+        hasher.feed(canonical(withoutHash(template)).utf8)
+        if let collisionCount { hasher.feed(String(collisionCount).utf8) }
+        let alphabet = NameGenerator.alphabet
+        return String(String(hasher.value).utf8.map { alphabet[Int($0) % alphabet.count] })
     }
 
     static func withoutHash(_ template: JSONValue) -> JSONValue {

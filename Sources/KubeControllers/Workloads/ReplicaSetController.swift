@@ -23,26 +23,14 @@ final class ReplicaSetController: Controller {
         pods = context.informer(.pods)
         pods.indexByController()
         replicaSets.onChange { [queue] key in queue.add(key) }
-        pods.onEvent { [weak self] event in self?.podChanged(event) }
+        // A pod change concerns its controlling ReplicaSet (before and after), or, for an orphan, every ReplicaSet
+        // of its namespace that selects it.
+        pods.onEvent { [queue, replicaSets] event in
+            queue.addControllers(of: event, kind: "ReplicaSet", owners: replicaSets)
+        }
     }
 
     func allKeys() -> [String] { replicaSets.objects.map(\.key) }
-
-    /// A pod change concerns its controlling ReplicaSet (before and after), or, for an orphan, every ReplicaSet of
-    /// its namespace that selects it.
-    private func podChanged(_ event: InformerEvent) {
-        for pod in [event.old, event.new].compactMap({ $0 }) {
-            if let owner = pod.controllerReference {
-                if owner["kind"]?.stringValue == "ReplicaSet", let name = owner["name"]?.stringValue {
-                    queue.add("\(pod.namespace)/\(name)")
-                }
-            } else {
-                for set in replicaSets.objects(inNamespace: pod.namespace) where pod.labelsMatch(set.specSelector) {
-                    queue.add(set.key)
-                }
-            }
-        }
-    }
 
     func reconcile(_ key: String) async throws {
         guard let set = replicaSets.get(key) else {
@@ -146,7 +134,7 @@ final class ReplicaSetController: Controller {
         if let next = ready.compactMap({ PodState.availableAt($0, minReadySeconds: minReady) }).filter({ $0 > now })
             .min()
         {
-            queue.add(set.key, after: .milliseconds(Int64(next.timeIntervalSince(now) * 1000) + 10))
+            queue.add(set.key, at: next, now: now)
         }
         var status = set["status"]?.objectValue ?? JSONObject()
         status["replicas"] = .int(Int64(active.count))
