@@ -47,7 +47,7 @@ final class NodeLifecycleController: Controller {
                 }
             }
             // A pod arriving on a node with NoExecute taints is judged by the taint manager.
-            if !new.isEmpty, let node = nodes.get(new).present,
+            if !new.isEmpty, let node = nodes.get(new),
                 Taint.of(node: node).contains(where: { $0.effect == "NoExecute" })
             {
                 queue.add(new)
@@ -55,14 +55,14 @@ final class NodeLifecycleController: Controller {
         }
     }
 
-    func allKeys() -> [String] { nodes.objects.filter { !$0.isNull }.map(\.key) }
+    func allKeys() -> [String] { nodes.objects.map(\.key) }
 
     func reconcile(_ key: String) async throws {
-        guard var node = nodes.get(key).present else { return }
+        guard var node = nodes.get(key) else { return }
         let now = context.now()
         let stamp = APITime.format(now)
         let grace = context.settings.nodeMonitorGracePeriod.timeInterval
-        let lease = leases.get("\(NodeHealth.leaseNamespace)/\(key)").present
+        let lease = leases.get("\(NodeHealth.leaseNamespace)/\(key)")
         let probe = NodeHealth.lastProbe(node: node, lease: lease) ?? now
         let deadline = probe.addingTimeInterval(grace)
         if deadline < now {
@@ -95,7 +95,7 @@ final class NodeLifecycleController: Controller {
         let keys = podsByNode.withLock { $0[node.name] ?? [] }
         var next: Date?
         for key in keys.sorted() {
-            guard let pod = pods.get(key).present, !pod.isDeleting,
+            guard let pod = pods.get(key), !pod.isDeleting,
                 pod[path: "spec", "nodeName"]?.stringValue == node.name
             else { continue }
             guard let due = Self.evictionTime(of: pod, taints: taints, now: now) else { continue }

@@ -26,10 +26,10 @@ final class Scheduler: Controller {
         pods = context.informer(.pods)
         nodes = context.informer(.nodes)
         pods.onEvent { [self] event in
-            let freed = cache.setPod(event.key, event.new.present)
-            if let pod = event.new.present, Self.wantsScheduling(pod) {
+            let freed = cache.setPod(event.key, event.new)
+            if let pod = event.new, Self.wantsScheduling(pod) {
                 // A waiting pod whose status alone changed (our own condition) waits for its back-off.
-                let statusOnly = event.old.present.map { Self.sameButStatus($0, pod) } ?? false
+                let statusOnly = event.old.map { Self.sameButStatus($0, pod) } ?? false
                 if !statusOnly || !isWaiting(event.key) { queue.add(event.key) }
             } else {
                 waiting.withLock { _ = $0.removeValue(forKey: event.key) }
@@ -37,7 +37,7 @@ final class Scheduler: Controller {
             if freed { retryWaiting() }
         }
         nodes.onEvent { [self] event in
-            if let node = event.new.present {
+            if let node = event.new {
                 if cache.setNode(node) { retryWaiting() }
             } else {
                 cache.removeNode(event.key)
@@ -54,7 +54,7 @@ final class Scheduler: Controller {
             && SchedulerCache.holdsResources(pod)
     }
 
-    func allKeys() -> [String] { pods.objects.filter { !$0.isNull && Self.wantsScheduling($0) }.map(\.key) }
+    func allKeys() -> [String] { pods.objects.filter { Self.wantsScheduling($0) }.map(\.key) }
 
     private func isWaiting(_ key: String) -> Bool { waiting.withLock { $0[key] != nil } }
 
@@ -68,7 +68,7 @@ final class Scheduler: Controller {
     }
 
     func reconcile(_ key: String) async throws {
-        guard let pod = pods.get(key).present, Self.wantsScheduling(pod), !cache.isPlaced(key) else {
+        guard let pod = pods.get(key), Self.wantsScheduling(pod), !cache.isPlaced(key) else {
             waiting.withLock { _ = $0.removeValue(forKey: key) }
             return
         }

@@ -68,11 +68,3 @@ struct Toleration: Sendable {
 extension Array where Element == Toleration {
     func tolerate(_ taint: Taint) -> Bool { contains { $0.tolerates(taint) } }
 }
-
-extension Optional where Wrapped == JSONValue {
-    /// The object, or nil when there is none (or it is a bare JSON null, which no stored object is).
-    var present: JSONValue? {
-        guard case .some(let value) = self, !value.isNull else { return nil }
-        return value
-    }
-}

@@ -29,8 +29,7 @@ final class EndpointSliceController: Controller {
         slices = context.informer(.endpointSlices)
         services.onChange { [queue] key in queue.add(key) }
         slices.onEvent { [queue] event in
-            let present = [event.new, event.old].compactMap { $0 }.first { $0 != .null }
-            guard let slice = present, Self.isManaged(slice),
+            guard let slice = event.new ?? event.old, Self.isManaged(slice),
                 let service = slice[path: "metadata", "labels", Self.serviceNameLabel]?.stringValue
             else { return }
             queue.add("\(slice.namespace)/\(service)")
@@ -49,7 +48,7 @@ final class EndpointSliceController: Controller {
     }
 
     func allKeys() -> [String] {
-        var keys = Set(services.objects.filter { $0 != .null }.map(\.key))
+        var keys = Set(services.objects.map(\.key))
         for slice in slices.objects where Self.isManaged(slice) {
             if let service = slice[path: "metadata", "labels", Self.serviceNameLabel]?.stringValue {
                 keys.insert("\(slice.namespace)/\(service)")
@@ -65,7 +64,7 @@ final class EndpointSliceController: Controller {
             Self.isManaged($0) && $0[path: "metadata", "labels", Self.serviceNameLabel]?.stringValue == serviceName
         }
         .sorted { $0.name < $1.name }
-        guard let service = ServiceBackends.cached(services, key), ServiceBackends.selector(of: service) != nil,
+        guard let service = services.get(key), ServiceBackends.selector(of: service) != nil,
             !service.isDeleting
         else {
             // No Service (or no selector any more): its slices go (the garbage collector would too, by owner).

@@ -23,7 +23,7 @@ final class EndpointsController: Controller {
         services.onChange { [queue] key in queue.add(key) }
         // Endpoints changed by someone else are put back; Endpoints without a Service are only swept by the
         // resync (as upstream checks leftovers at start), so ones written just before their Service stay.
-        endpoints.onChange { [queue, services] key in if ServiceBackends.cached(services, key) != nil { queue.add(key) }
+        endpoints.onChange { [queue, services] key in if services.get(key) != nil { queue.add(key) }
         }
         pods.onEvent { [queue, services] event in
             let namespace = Collection.split(event.key).namespace ?? ""
@@ -35,14 +35,14 @@ final class EndpointsController: Controller {
     }
 
     func allKeys() -> [String] {
-        Array(Set((services.objects + endpoints.objects).filter { $0 != .null }.map(\.key)))
+        Array(Set((services.objects + endpoints.objects).map(\.key)))
     }
 
     func reconcile(_ key: String) async throws {
         let client = context.client
-        guard let service = ServiceBackends.cached(services, key) else {
+        guard let service = services.get(key) else {
             // The Service is gone: so are its Endpoints.
-            guard ServiceBackends.cached(endpoints, key) != nil else { return }
+            guard endpoints.get(key) != nil else { return }
             do {
                 _ = try await client.delete(Collection.endpoints.path(key: key))
             } catch {
@@ -53,7 +53,7 @@ final class EndpointsController: Controller {
         guard ServiceBackends.selector(of: service) != nil, !service.isDeleting else { return }
         let subsets = Self.subsets(for: service, pods: pods.objects(inNamespace: service.namespace))
         let labels = ServiceBackends.labels(of: service)
-        let current = ServiceBackends.cached(endpoints, key)
+        let current = endpoints.get(key)
         if let current, (current["subsets"]?.arrayValue ?? []) == subsets,
             (current[path: "metadata", "labels"]?.objectValue ?? JSONObject()) == labels
         {

@@ -4,13 +4,6 @@ import KubeServer
 /// What the Endpoints and EndpointSlice controllers both read off a Service and its pods
 /// (`pkg/controller/util/endpoint`, `podutil.FindPort`).
 enum ServiceBackends {
-    /// The informer's object for `key`; a JSON null counts as absent (the informer of this tree stores one for
-    /// a DELETED watch event: `JSONValue` is nil-literal-convertible).
-    static func cached(_ informer: Informer, _ key: String) -> JSONValue? {
-        guard let object = informer.get(key), object != .null else { return nil }
-        return object
-    }
-
     /// `spec.selector` (a map); nil when the Service has none (its endpoints are someone else's).
     static func selector(of service: JSONValue) -> LabelSelector? {
         guard let map = service[path: "spec", "selector"]?.objectValue, !map.isEmpty else { return nil }
