@@ -109,6 +109,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The node agent (kubelet-lite): pods as isolated Linux processes, the service proxy and cluster DNS.
+        .target(
+            name: "KubeAgent",
+            dependencies: [
+                "KubeAPI", "KubeServer", "GRPCWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "EtcdClient",
             dependencies: ["EtcdAPI", "GRPCWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
@@ -118,7 +129,7 @@ let package = Package(
             dependencies: [
                 "EtcdAPI", "EtcdServer", "RevisionLog", "SQLiteBackend", "PostgresBackend", "GRPCWire",
                 // `kelson server`: the Kubernetes API server on the store.
-                "KubeAPI", "KubeServer", "KubeControllers",
+                "KubeAPI", "KubeServer", "KubeControllers", "KubeAgent",
                 // `kelson migrate --from etcd://` reads a live etcd through its API.
                 "EtcdClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -179,6 +190,15 @@ let package = Package(
             dependencies: [
                 "KubeControllers", "KubeServer", "KubeAPI", "RevisionLog", "SQLiteBackend",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "KubeAgentTests",
+            dependencies: [
+                "KubeAgent", "KubeServer", "KubeAPI", "GRPCWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -23,6 +23,8 @@ public final class APIHandler: Sendable {
     let authenticate: @Sendable (HTTPRequest, ObjectRegistry) async -> AuthenticatedIdentity?
     let version: JSONValue
     let serverAddress: String
+    /// The node agents that answer `pods/log`, `exec`, `attach` and `portforward`.
+    public let podNodes: PodNodes
     private let inFlight = Mutex((reads: 0, mutations: 0))
     /// False until the server is ready (readyz answers 500 until then).
     let ready = Mutex(false)
@@ -36,9 +38,12 @@ public final class APIHandler: Sendable {
         self.catalogue = catalogue
         let registry = ObjectRegistry(storage: storage, now: now, serviceNetwork: serviceNetwork)
         self.registry = registry
+        let podNodes = PodNodes()
+        self.podNodes = podNodes
         resources = ResourceHandler(
             registry: registry, watches: WatchStreamer(registry: registry, now: now),
-            tokens: tokens.map { TokenRequests(registry: registry, tokens: $0, now: now) }, now: now)
+            tokens: tokens.map { TokenRequests(registry: registry, tokens: $0, now: now) }, podNodes: podNodes,
+            now: now)
         discovery = Discovery(catalogue: catalogue)
         openAPI = OpenAPIDocuments(catalogue: catalogue)
         customResources = CustomResourceCatalogue(registry: registry, catalogue: catalogue, builtins: catalogue.all)

@@ -139,6 +139,10 @@ public struct KubeError: Error, Sendable, Equatable {
         return error
     }
 
+    public static func serviceUnavailable(_ message: String) -> KubeError {
+        KubeError(code: 503, reason: "ServiceUnavailable", message: message)
+    }
+
     public static let unauthorized = KubeError(code: 401, reason: "Unauthorized", message: "Unauthorized")
 
     public static func tooManyRequests(retryAfterSeconds: Int) -> KubeError {

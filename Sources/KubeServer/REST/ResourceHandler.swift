@@ -8,6 +8,7 @@ struct ResourceHandler: Sendable {
     let registry: ObjectRegistry
     let watches: WatchStreamer
     let tokens: TokenRequests?
+    let podNodes: PodNodes
     let now: @Sendable () -> Date
 
     func handle(_ request: HTTPRequest, target: RequestTarget) async throws(KubeError) -> HTTPResponse {
@@ -28,6 +29,12 @@ struct ResourceHandler: Sendable {
                     ? try await pods.bind(body, target: target, name: name)
                     : try await pods.evict(body, target: target, name: name)
                 return Responses.json(answer, status: 201)
+            }
+            if let kind = PodStreamKind(rawValue: subresource), let name = target.name,
+                kind == .log ? request.method == "GET" : ["GET", "POST"].contains(request.method)
+            {
+                let pod = try await registry.get(target, name: name)
+                return try await podNodes.serve(kind, pod: pod, request: request)
             }
             guard known == .status || known == .scale || (known == .finalize && request.method == "PUT") else {
                 throw .methodNotSupported(
