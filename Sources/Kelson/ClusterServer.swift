@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeAgent
 import KubeControllers
 import KubeServer
 import Logging
@@ -19,8 +20,13 @@ public struct ClusterConfiguration: Sendable {
     public var kubeconfigMode: mode_t = 0o600
     public var nodeName: String
     public var token: String?
-    /// `--disable-agent`: there is no node agent yet, so this changes nothing today.
+    /// `--disable-agent`: no node agent in this process (pods bound to this node are not run).
     public var disableAgent = false
+    /// `--cluster-cidr` (pod addresses; this node takes its first /24) and `--cluster-domain`.
+    public var clusterCIDR = "10.42.0.0/16"
+    public var clusterDomain = "cluster.local"
+    /// `--agent-isolation none`: pods run in the host's namespaces (no root filesystem overlay, no pod network).
+    public var agentIsolation = true
     /// `--datastore-endpoint`: nil for the embedded SQLite store; `postgres://…` for a shared PostgreSQL.
     public var datastoreEndpoint: String?
     /// `--etcd-listen-client-urls`: also serve the store's etcd API there (off by default).
@@ -117,7 +123,23 @@ public final class ClusterServer: Sendable {
     }
 
     public var services: [any Service] {
-        (store?.services ?? []) + [APIServerService(server: apiServer, controllers: makeControllers)]
+        (store?.services ?? []) + [
+            APIServerService(server: apiServer, controllers: makeControllers, agent: makeAgent)
+        ]
+    }
+
+    /// The node agent for this server's node, on the in-process client; nil with `--disable-agent`.
+    private func makeAgent() -> NodeAgent? {
+        guard !configuration.disableAgent else { return nil }
+        var settings = AgentSettings(
+            nodeName: configuration.nodeName, stateDirectory: configuration.dataDirectory + "/agent")
+        settings.clusterCIDR = configuration.clusterCIDR
+        settings.serviceCIDR = configuration.serviceCIDR
+        settings.clusterDomain = configuration.clusterDomain
+        settings.isolation = configuration.agentIsolation
+        return NodeAgent(
+            client: KubeClient(handler: apiServer.handler), settings: settings, podNodes: apiServer.handler.podNodes,
+            logger: logger)
     }
 
     /// The controllers and the scheduler on the in-process client, once the API listens (the `kubernetes` Service
@@ -158,18 +180,25 @@ public final class ClusterServer: Sendable {
     }
 }
 
-/// The API server's listener, then the controllers on it, until shutdown (controllers stop first, then the
-/// listener).
+/// The API server's listener, then the controllers and the node agent on it, until shutdown (they stop first,
+/// then the listener).
 struct APIServerService: Service {
     let server: KubeAPIServer
     let controllers: @Sendable (_ apiURL: String) -> ControllerManager?
+    let agent: @Sendable () -> NodeAgent?
 
     func run() async throws {
+        if let agent = agent(), let problem = NodeAgent.unmetRequirements(isolation: agent.settings.isolation) {
+            throw KelsonError(problem)
+        }
         let url = try await server.start()
-        if let manager = controllers(url) {
-            try await manager.run()
-        } else {
-            try? await gracefulShutdown()
+        let manager = controllers(url)
+        let agent = agent()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let manager { group.addTask { try await manager.run() } }
+            if let agent { group.addTask { try await agent.run() } }
+            if manager == nil, agent == nil { try? await gracefulShutdown() }
+            try await group.waitForAll()
         }
         await server.shutdown()
     }

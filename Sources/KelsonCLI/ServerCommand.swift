@@ -44,8 +44,19 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("disable-agent"),
-        help: "Do not run the node agent (there is none yet: accepted for k3s compatibility).")
+        help: "Do not run the node agent: pods bound to this node are not run.")
     var disableAgent = false
+
+    @Option(name: .customLong("cluster-cidr"), help: "IPv4 network of pod addresses (this node takes its first /24).")
+    var clusterCIDR = "10.42.0.0/16"
+
+    @Option(name: .customLong("cluster-domain"), help: "The cluster's DNS domain.")
+    var clusterDomain = "cluster.local"
+
+    @Option(
+        name: .customLong("agent-isolation"),
+        help: "full: each pod in its own namespaces and cgroups (needs root); none: pods run in the host's namespaces.")
+    var agentIsolation = "full"
 
     @Option(
         name: .customLong("datastore-endpoint"),
@@ -99,6 +110,15 @@ struct ServerCommand: AsyncParsableCommand {
         }
         configuration.token = token
         configuration.disableAgent = disableAgent
+        guard ["full", "none"].contains(agentIsolation) else {
+            throw ValidationError("--agent-isolation \(agentIsolation): use full or none")
+        }
+        configuration.agentIsolation = agentIsolation == "full"
+        guard clusterCIDR.split(separator: "/").first.map({ $0.split(separator: ".").count == 4 }) == true else {
+            throw ValidationError("--cluster-cidr \(clusterCIDR): use an IPv4 network such as 10.42.0.0/16")
+        }
+        configuration.clusterCIDR = clusterCIDR
+        configuration.clusterDomain = clusterDomain
         configuration.datastoreEndpoint = datastoreEndpoint
         configuration.serviceCIDR = serviceCIDR
         guard let ports = ServiceNetwork.parsePortRange(serviceNodePortRange), ports.lowerBound >= 1,

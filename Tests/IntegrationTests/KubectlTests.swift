@@ -487,6 +487,8 @@ final class ClusterProcess {
     private(set) var process: Process
     private(set) var url = ""
     var extraArguments: [String] = []
+    /// Runs the node agent (real pods); off unless a test asks, so tests without pods share no kernel state.
+    var runsAgent = false
 
     var kubeconfig: String { directory + "/kubeconfig.yaml" }
     static let token = "test-admin-token"
@@ -513,7 +515,9 @@ final class ClusterProcess {
     }
 
     /// A server on a fresh data directory, or on a copy of `source`.
-    static func start(copying source: String? = nil, extraArguments: [String] = []) throws -> ClusterProcess {
+    static func start(copying source: String? = nil, extraArguments: [String] = [], agent: Bool = false) throws
+        -> ClusterProcess
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "kelson-cluster-\(UUID().uuidString)"
         ).path
@@ -524,6 +528,7 @@ final class ClusterProcess {
         }
         let cluster = ClusterProcess(directory: directory)
         cluster.extraArguments = extraArguments
+        cluster.runsAgent = agent
         try cluster.launch()
         return cluster
     }
@@ -539,7 +544,8 @@ final class ClusterProcess {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Locations.kelson)
         process.arguments =
-            ["server", "--data-dir", directory, "--https-listen-port", "0", "--token", Self.token] + extraArguments
+            ["server", "--data-dir", directory, "--https-listen-port", "0", "--token", Self.token]
+            + (runsAgent ? [] : ["--disable-agent"]) + extraArguments
         let log = path("server.log")
         if !FileManager.default.fileExists(atPath: log) {
             _ = FileManager.default.createFile(atPath: log, contents: nil)

@@ -61,10 +61,10 @@ struct RequestTarget: Sendable {
 }
 
 /// The query parameters of a request, decoded once (`a=b&c=d`, percent-decoding, `+` as space).
-struct QueryParameters: Sendable {
+public struct QueryParameters: Sendable {
     private var values: [(String, String)] = []
 
-    init(_ query: String) {
+    public init(_ query: String) {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = Self.decode(parts[0])
@@ -73,11 +73,11 @@ struct QueryParameters: Sendable {
         }
     }
 
-    subscript(name: String) -> String? { values.first { $0.0 == name }?.1 }
+    public subscript(name: String) -> String? { values.first { $0.0 == name }?.1 }
 
-    func all(_ name: String) -> [String] { values.filter { $0.0 == name }.map(\.1) }
+    public func all(_ name: String) -> [String] { values.filter { $0.0 == name }.map(\.1) }
 
-    func flag(_ name: String) -> Bool {
+    public func flag(_ name: String) -> Bool {
         guard let value = self[name] else { return false }
         return value == "true" || value == "1" || value == ""
     }

@@ -1,17 +1,16 @@
 import Foundation
-import KubeAPI
 
 /// Kubernetes resource quantities (`500m`, `1.5Gi`, `2e3`, `128974848`), as apimachinery's `resource.Quantity`
 /// reads them. The scheduler counts cpu in millicores and everything else in whole units, rounding up as
 /// `MilliValue()` and `Value()` do, so a request never looks smaller than it is.
-enum Quantity {
+public enum Quantity {
     private static let binarySuffixes: [String: Int] = ["Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60]
     private static let decimalSuffixes: [String: Int] = [
         "n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18,
     ]
 
     /// The quantity's exact value, or nil when it is not a quantity.
-    static func parse(_ text: String) -> Decimal? {
+    public static func parse(_ text: String) -> Decimal? {
         let text = text.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return nil }
         // The number is everything up to the first letter that starts a suffix (an `e`/`E` followed by a
@@ -43,7 +42,7 @@ enum Quantity {
     }
 
     /// A JSON quantity (a string, or a bare number) in units of `scale` (1000 for millicores), rounded up.
-    static func value(_ json: JSONValue?, scale: Int64 = 1) -> Int64? {
+    public static func value(_ json: JSONValue?, scale: Int64 = 1) -> Int64? {
         if case .string(let text)? = json, let fast = integerValue(text, scale: scale) { return fast }
         let decimal: Decimal?
         switch json {
@@ -63,7 +62,7 @@ enum Quantity {
     /// Whole numbers with an optional common suffix (`500m`, `4`, `16Mi`, `2Gi`, `1k`) in integer arithmetic: the
     /// shapes nearly every request takes, without Decimal's cost; nil for anything else (or an overflow), which
     /// `parse` then reads exactly.
-    static func integerValue(_ text: String, scale: Int64) -> Int64? {
+    public static func integerValue(_ text: String, scale: Int64) -> Int64? {
         var digits: Int64 = 0
         var count = 0
         let utf8 = text.utf8
@@ -99,7 +98,7 @@ enum Quantity {
     }
 
     /// The unit each resource is counted in: cpu in millicores, the rest in whole units.
-    static func amount(of resource: String, _ json: JSONValue?) -> Int64 {
+    public static func amount(of resource: String, _ json: JSONValue?) -> Int64 {
         value(json, scale: resource == "cpu" ? 1000 : 1) ?? 0
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import KubeAPI
-import KubeServer
 import Logging
 import Synchronization
 
@@ -39,7 +38,7 @@ public final class EventRecorder: Sendable {
     private let state = Mutex(State())
     private let cache = Mutex<(entries: [String: Aggregate], clock: UInt64)>(([:], 0))
 
-    init(client: KubeClient, now: @escaping @Sendable () -> Date, logger: Logger) {
+    public init(client: KubeClient, now: @escaping @Sendable () -> Date, logger: Logger) {
         self.client = client
         self.now = now
         self.logger = logger
@@ -66,7 +65,7 @@ public final class EventRecorder: Sendable {
     public var droppedEvents: Int { state.withLock { $0.dropped } }
 
     /// Writes buffered events until cancelled.
-    func run() async {
+    public func run() async {
         while !Task.isCancelled {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
@@ -107,12 +106,11 @@ public final class EventRecorder: Sendable {
             cache.entries[aggregateKey] = entry
             return entry
         }
-        let events = Collection.events
         if let existing {
             let patch: JSONValue = ["count": .int(existing.count), "lastTimestamp": time]
             do {
                 _ = try await client.patch(
-                    events.path(key: "\(existing.namespace)/\(existing.name)"), .merge, patch)
+                    KubeClient.path(apiVersion: "v1", plural: "events", namespace: existing.namespace, name: existing.name), .merge, patch)
                 return
             } catch {
                 // Gone (deleted, or expired): write a new one.
@@ -135,7 +133,7 @@ public final class EventRecorder: Sendable {
             "reportingInstance": "",
         ]
         do {
-            _ = try await client.create(events.path(namespace: namespace), body)
+            _ = try await client.create(KubeClient.path(apiVersion: "v1", plural: "events", namespace: namespace), body)
         } catch {
             logger.debug("event not recorded", metadata: ["reason": "\(event.reason)", "error": "\(error)"])
             return

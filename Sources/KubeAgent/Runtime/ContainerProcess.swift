@@ -1,0 +1,118 @@
+import Foundation
+import Synchronization
+
+/// One run of a container: the spawned process, its output, its end. The process the agent spawns is `nsenter`
+/// (which becomes `unshare`); the container's own init is `unshare`'s child, PID 1 of the new PID namespace:
+/// signals go to it, and when it ends the kernel ends everything else in the namespace.
+final class ContainerProcess: Sendable {
+    struct Exit: Sendable {
+        var code: Int32
+        var signal: Int32?
+        var oomKilled: Bool
+        var finishedAt: Date
+    }
+
+    let launch: ContainerLaunch
+    let startedAt: Date
+    private let process: Process
+    private let state = Mutex<(exit: Exit?, waiters: [CheckedContinuation<Exit, Never>])>((nil, []))
+    private let oomKillsBefore: Int
+
+    /// Starts the container; `output` gets its stdout (1) and stderr (2) bytes as they come, from any thread.
+    init(
+        launch: ContainerLaunch, output: @escaping @Sendable (_ stream: Int, _ bytes: [UInt8]) -> Void,
+        stdin: FileHandle? = nil
+    ) throws {
+        self.launch = launch
+        try launch.prepare()
+        oomKillsBefore = launch.cgroup.oomKills
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = launch.command
+        process.environment = ["PATH": ContainerLaunch.defaultPath]
+        let outputs = [Pipe(), Pipe()]
+        process.standardOutput = outputs[0]
+        process.standardError = outputs[1]
+        process.standardInput = stdin ?? FileHandle.nullDevice
+        let drained = DispatchGroup()
+        for (index, pipe) in outputs.enumerated() {
+            drained.enter()
+            let handle = pipe.fileHandleForReading
+            handle.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil
+                    drained.leave()
+                } else {
+                    output(index + 1, Array(data))
+                }
+            }
+        }
+        self.process = process
+        startedAt = Date()
+        process.terminationHandler = { process in self.finished(process, drained: drained) }
+        try process.run()
+    }
+
+    private func finished(_ process: Process, drained: DispatchGroup) {
+        // Everything the container wrote is read before its end is told (bounded: a process that passed the
+        // pipe on to something outside the namespace must not hold the status back).
+        _ = drained.wait(timeout: .now() + 2)
+        let status = process.terminationStatus
+        let signalled = process.terminationReason == .uncaughtSignal
+        let exit = Exit(
+            code: signalled ? 128 + status : status, signal: signalled ? status : nil,
+            oomKilled: launch.cgroup.oomKills > oomKillsBefore, finishedAt: Date())
+        let waiters = state.withLock { state in
+            state.exit = exit
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: exit) }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// The container's PID 1 on the host: `unshare`'s child (or the process itself without isolation).
+    var initPID: Int32? {
+        guard launch.isolated else { return pid }
+        let file = "/proc/\(pid)/task/\(pid)/children"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    var exit: Exit? { state.withLock { $0.exit } }
+
+    /// Waits for the end.
+    func wait() async -> Exit {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Exit? in
+                if let exit = state.exit { return exit }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+
+    func signal(_ signal: Int32) {
+        if let pid = initPID { kill(pid, signal) }
+    }
+
+    /// SIGTERM, up to `grace`, then SIGKILL to everything in the cgroup; returns once the process ended.
+    func stop(grace: Duration) async -> Exit {
+        if let exit { return exit }
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while exit == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let ended = exit != nil
+        if !ended {
+            signal(SIGKILL)
+            for pid in launch.cgroup.processes { kill(pid, SIGKILL) }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        return await wait()
+    }
+}
