@@ -35,8 +35,15 @@ struct ContainerRecord {
         probes?.cancel()
         probes = nil
         if exit.finishedAt.timeIntervalSince(startedAt) > 600 { backoff = .zero }
-        backoff = backoff == .zero ? .seconds(10) : min(backoff * 2, .seconds(300))
-        nextStart = exit.finishedAt.addingTimeInterval(Double(backoff.components.seconds))
+        // The first restart is at once; later ones wait 10 s, 20 s, … (the kubelet's back-off starts counting
+        // at the first restart).
+        if backoff == .zero {
+            nextStart = nil
+            backoff = .seconds(10)
+        } else {
+            nextStart = exit.finishedAt.addingTimeInterval(Double(backoff.components.seconds))
+            backoff = min(backoff * 2, .seconds(300))
+        }
     }
 
     static func terminatedReason(_ exit: ContainerProcess.Exit) -> String {
@@ -71,7 +78,7 @@ struct ContainerRecord {
                     "waiting": [
                         "reason": "CrashLoopBackOff",
                         "message": .string(
-                            "back-off \(backoff.components.seconds)s restarting failed container=\(name)"),
+                            "back-off \(max(10, backoff.components.seconds / 2))s restarting failed container=\(name)"),
                     ]
                 ]
                 lastState = terminated(lastExit)

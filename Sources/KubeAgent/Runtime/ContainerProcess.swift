@@ -17,6 +17,7 @@ final class ContainerProcess: Sendable {
     private let process: Process
     private let state = Mutex<(exit: Exit?, waiters: [CheckedContinuation<Exit, Never>])>((nil, []))
     private let oomKillsBefore: Int
+    private let killed = Atomic<Bool>(false)
 
     /// Starts the container; `output` gets its stdout (1) and stderr (2) bytes as they come, from any thread.
     init(
@@ -58,11 +59,18 @@ final class ContainerProcess: Sendable {
         // Everything the container wrote is read before its end is told (bounded: a process that passed the
         // pipe on to something outside the namespace must not hold the status back).
         _ = drained.wait(timeout: .now() + 2)
-        let status = process.terminationStatus
-        let signalled = process.terminationReason == .uncaughtSignal
+        var status = process.terminationStatus
+        var signalled = process.terminationReason == .uncaughtSignal
+        let oomKilled = launch.cgroup.oomKills > oomKillsBefore
+        // `unshare` passes its child's death by signal on by killing itself with it, except for SIGKILL (it cannot
+        // unblock that one and exits 1): a SIGKILL from the OOM killer or from us is reported as such.
+        if !signalled, status == 1, launch.isolated, oomKilled || killed.load(ordering: .relaxed) {
+            status = SIGKILL
+            signalled = true
+        }
         let exit = Exit(
-            code: signalled ? 128 + status : status, signal: signalled ? status : nil,
-            oomKilled: launch.cgroup.oomKills > oomKillsBefore, finishedAt: Date())
+            code: signalled ? 128 + status : status, signal: signalled ? status : nil, oomKilled: oomKilled,
+            finishedAt: Date())
         let waiters = state.withLock { state in
             state.exit = exit
             defer { state.waiters = [] }
@@ -96,6 +104,7 @@ final class ContainerProcess: Sendable {
     }
 
     func signal(_ signal: Int32) {
+        if signal == SIGKILL { killed.store(true, ordering: .relaxed) }
         if let pid = initPID { kill(pid, signal) }
     }
 
