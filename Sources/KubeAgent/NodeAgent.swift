@@ -24,6 +24,7 @@ public final class NodeAgent: Service, PodNode, Sendable {
     private let slices: Informer
     private let network: PodNetwork
     private let proxy: ServiceProxy
+    private let dnsRecords: ClusterDNSRecords
 
     public init(client: KubeClient, settings: AgentSettings, podNodes: PodNodes?, logger: Logger) {
         var client = client
@@ -40,6 +41,7 @@ public final class NodeAgent: Service, PodNode, Sendable {
         slices = Informer(client: client, path: "/apis/discovery.k8s.io/v1/endpointslices")
         network = PodNetwork(instance: settings.instance, clusterCIDR: settings.clusterCIDR)
         proxy = ServiceProxy(instance: settings.instance, podCIDR: network.podCIDR, bridge: network.bridge)
+        dnsRecords = ClusterDNSRecords(clusterDomain: settings.clusterDomain)
     }
 
     /// Why this machine cannot run isolated pods, or nil when it can.
@@ -66,9 +68,14 @@ public final class NodeAgent: Service, PodNode, Sendable {
         cleanUpLeftovers()
         try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
         let hostIP = NodeRegistration.hostAddress()
+        var dns: ClusterDNSServer?
         if settings.isolation {
             try network.setUp()
             try PodSandbox.prepareNamespaceRoot(instance: settings.instance)
+            // Cluster DNS on the pods' gateway: what every pod's resolv.conf names.
+            let server = ClusterDNSServer(host: network.gateway, port: 53, records: dnsRecords, logger: logger)
+            try await server.start()
+            dns = server
         }
         let registration = NodeRegistration(
             client: client, settings: settings, hostIP: hostIP, podCIDR: network.podCIDR)
@@ -124,6 +131,7 @@ public final class NodeAgent: Service, PodNode, Sendable {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        await dns?.stop()
         await shutdown()
     }
 
@@ -155,6 +163,7 @@ public final class NodeAgent: Service, PodNode, Sendable {
     }
 
     private func programProxy() {
+        dnsRecords.update(services: services.objects, endpointSlices: slices.objects)
         let rules = ServiceProxy.rules(services: services.objects, slices: slices.objects)
         do {
             try proxy.apply(rules)
