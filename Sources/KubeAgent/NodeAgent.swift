@@ -210,7 +210,12 @@ public final class NodeAgent: Service, PodNode, Sendable {
             return options.respond(path: target.path) {
                 target.running ? await runner.isRunning(container: target.container) : false
             }
-        case .exec, .attach, .portforward:
+        case .exec:
+            let options = try StreamOptions.parse(query: request.query, requiresCommand: true)
+            let entry = try await runner.entry(container: options.container)
+            return try ExecSession.start(
+                request: request, options: options, enter: entry.enter, environment: entry.environment, logger: logger)
+        case .attach, .portforward:
             throw .badRequest("\(kind.rawValue) is not supported by this node yet")
         }
     }

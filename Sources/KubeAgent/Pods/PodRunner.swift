@@ -308,8 +308,8 @@ actor PodRunner {
         let hasReadiness = readiness != nil
         return Task { [weak self] in
             let enter = { @Sendable () -> [String] in
-                guard let pid = process.initPID, process.launch.isolated else { return [] }
-                return ["nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
+                guard let pid = process.initPID else { return [] }
+                return process.launch.enterPrefix(pid: pid)
             }
             if let startup {
                 let passed = await Self.probe(startup, podIP: podIP, enter: enter)
@@ -398,9 +398,7 @@ actor PodRunner {
         guard let index = containers.firstIndex(where: { $0.name == name }),
             let command = containers[index].spec[path: "lifecycle", "postStart", "exec", "command"]?.arrayValue
         else { return }
-        let enter = process.initPID.map {
-            ["nsenter", "--target", String($0), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
-        } ?? []
+        let enter = process.initPID.map { process.launch.enterPrefix(pid: $0) } ?? []
         if let failure = await Probe.exec(enter + command.compactMap(\.stringValue), timeout: .seconds(30)) {
             runtime.events.record(
                 pod, type: "Warning", reason: "FailedPostStartHook", message: "PostStartHook failed: \(failure)",
@@ -439,9 +437,9 @@ actor PodRunner {
         for record in running {
             if let reason { runtime.events.record(pod, reason: reason, message: "Stopping container \(record.name)", component: "kubelet") }
             if let command = record.spec[path: "lifecycle", "preStop", "exec", "command"]?.arrayValue,
-                let pid = record.process?.initPID
+                let process = record.process, let pid = process.initPID
             {
-                let enter = ["nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
+                let enter = process.launch.enterPrefix(pid: pid)
                 _ = await Probe.exec(enter + command.compactMap(\.stringValue), timeout: grace)
             }
         }
@@ -611,19 +609,25 @@ actor PodRunner {
 
     func isRunning(container: String) -> Bool { containers.first { $0.name == container }?.isRunning ?? false }
 
-    /// The argv prefix that enters a running container (exec, port-forward), and its cgroup.
-    func entry(container: String?) throws(KubeError) -> (enter: [String], pid: Int32, name: String) {
-        let record =
-            container.flatMap { name in containers.first { $0.name == name } } ?? containers.first { !$0.isInit }
-        guard let record, let process = record.process, record.isRunning, let pid = process.initPID else {
-            throw .badRequest(
-                "unable to upgrade connection: container not found (\"\(container ?? "")\")")
+    /// How to run a command inside a running container (exec, probes): an argv prefix that joins its cgroup and
+    /// enters its namespaces and root, and the container's environment.
+    func entry(container: String?) throws(KubeError) -> (enter: [String], environment: [String: String]) {
+        let chosen: ContainerRecord?
+        if let container, !container.isEmpty {
+            chosen = containers.first { $0.name == container }
+            guard chosen != nil else {
+                throw .badRequest("container \(container) is not valid for pod \(name)")
+            }
+        } else {
+            chosen = containers.first { !$0.isInit }
         }
-        let enter =
-            process.launch.isolated
-            ? ["nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
-            : []
-        return (enter, pid, record.name)
+        guard let record = chosen, let process = record.process, record.isRunning, let pid = process.initPID else {
+            throw .badRequest(
+                "unable to upgrade connection: container not found (\"\(chosen?.name ?? container ?? "")\")")
+        }
+        var environment = Dictionary(process.launch.environment, uniquingKeysWith: { _, last in last })
+        if environment["PATH"] == nil { environment["PATH"] = ContainerLaunch.defaultPath }
+        return (process.launch.enterPrefix(pid: pid), environment)
     }
 
     var containerNames: [String] { containers.filter { !$0.isInit }.map(\.name) }

@@ -88,6 +88,17 @@ struct ContainerLaunch: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The argv prefix that runs a command inside this container, whose PID 1 on the host is `pid`: it joins the
+    /// container's cgroup, then enters its namespaces, root and working directory.
+    func enterPrefix(pid: Int32) -> [String] {
+        let join = cgroup.procsFiles.map { "echo 0 > \(HostCommand.quote($0))" }.joined(separator: "; ")
+        let enter =
+            isolated
+            ? ["nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
+            : []
+        return ["/bin/sh", "-c", (join.isEmpty ? "" : join + "; ") + "exec \"$@\"", "sh"] + enter
+    }
+
     /// `path` as it resolves inside the container, whose lower layer is the host's root: symlinks on the way are
     /// followed, absolute ones from the container's root (so `/var/run/secrets` lands in the container's `/run`,
     /// never in the host's).
