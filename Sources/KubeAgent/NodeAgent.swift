@@ -215,7 +215,11 @@ public final class NodeAgent: Service, PodNode, Sendable {
             let entry = try await runner.entry(container: options.container)
             return try ExecSession.start(
                 request: request, options: options, enter: entry.enter, environment: entry.environment, logger: logger)
-        case .attach, .portforward:
+        case .attach:
+            let options = try StreamOptions.parse(query: request.query, requiresCommand: false)
+            let container = try await runner.attachable(container: options.container)
+            return try AttachSession.start(request: request, options: options, container: container, logger: logger)
+        case .portforward:
             throw .badRequest("\(kind.rawValue) is not supported by this node yet")
         }
     }

@@ -6,6 +6,9 @@ import Testing
 /// checks afterwards that the server's shutdown left nothing in the kernel.
 extension IntegrationTests {
     @Suite(.serialized) struct AgentTests {
+        /// kubectl before 1.31 speaks SPDY/3.1 for exec and port-forward.
+        static let spdy = false
+
         static func kubectl(_ version: String, _ cluster: AgentCluster) throws -> Kubectl {
             Kubectl(binary: try KubectlTests.binary(version), cluster: cluster.cluster)
         }
@@ -103,6 +106,29 @@ extension IntegrationTests {
                 AgentCluster.eventually(10) {
                     try Shell.run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://\(clusterIP)/").stdout == "200"
                 })
+
+            // exec: into a server's container (its namespaces: hostname = pod name, PID 1 = the server).
+            let pod = try Self.jsonpath(k, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+            if version != "kubectl.1.27" || Self.spdy {
+                let answer = try k.run("exec", pod, "--", "sh", "-c", "echo $((6*7)); hostname; cat /proc/1/cmdline")
+                #expect(answer.stdout.hasPrefix("42\n\(pod)\npython3"), "\(answer)")
+                let failed = try k.run("exec", pod, "--", "sh", "-c", "exit 4", expectFailure: true)
+                #expect(failed.exitCode == 4, "\(failed)")
+                let piped = try KelsonRun.run(
+                    executable: "/bin/sh",
+                    [
+                        "-c",
+                        "echo from-stdin | \(k.binary) --kubeconfig \(agent.cluster.kubeconfig) exec -i \(pod) -- cat",
+                    ], watchdog: 60)
+                #expect(piped.stdout == "from-stdin\n", "\(piped)")
+                let terminal = try KelsonRun.run(
+                    executable: "/usr/bin/script",
+                    [
+                        "-qec", "\(k.binary) --kubeconfig \(agent.cluster.kubeconfig) exec -it \(pod) -- sh -c tty",
+                        "/dev/null",
+                    ], watchdog: 60)
+                #expect(terminal.stdout.contains("/dev/pts/"), "exec -it runs on a terminal: \(terminal)")
+            }
 
             // Logs: the servers' request lines (stderr), from the agent's CRI files.
             let logs = try k.run("logs", "deployment/web", "--tail=20")
@@ -209,6 +235,26 @@ extension IntegrationTests {
                 })
             let followed = try k.run("logs", "-f", "counter")
             #expect(followed.stdout.contains("line 1") && followed.stdout.contains("line 5"), "\(followed)")
+            // attach: the client's stdin reaches a running container with `stdin: true`; its output comes back.
+            try agent.cluster.write(
+                "echo.yaml",
+                """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: echo}
+                spec:
+                  containers:
+                  - {name: c, image: busybox, stdin: true, command: ["sh", "-c", "while read l; do echo got $l; done"]}
+                """)
+            try k.run("apply", "-f", agent.cluster.path("echo.yaml"))
+            #expect(
+                AgentCluster.eventually(20) {
+                    try Self.jsonpath(k, "get", "pod", "echo", "-o", "jsonpath={.status.phase}") == "Running"
+                })
+            let attached = try Shell.run(
+                "(echo one; sleep 1; echo two; sleep 1) | timeout 6 \(k.binary) --kubeconfig \(agent.cluster.kubeconfig) attach -i echo"
+            )
+            #expect(attached.stdout.contains("got one") && attached.stdout.contains("got two"), "\(attached)")
             let stamped = try k.run("logs", "counter", "--timestamps", "--tail=1")
             #expect(stamped.stdout.hasPrefix("20") && stamped.stdout.contains("Z line 5"), "\(stamped)")
         }
@@ -334,6 +380,21 @@ extension IntegrationTests {
             #expect(agent.processes(matching: "while true").isEmpty)
             try k.run("delete", "pod", "--all", "--wait=true", "--timeout=60s")
             #expect(AgentCluster.eventually(20) { agent.containerProcesses().isEmpty }, "\(agent.containerProcesses())")
+        }
+
+        /// The Python `kubernetes` client: a pod that runs, its log, exec, deletion.
+        @Test func pythonClient() throws {
+            guard let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] else {
+                throw ClusterError(
+                    "set KELSON_TEST_PYTHON to a python with the kubernetes package (scripts/test makes one)")
+            }
+            let agent = try AgentCluster()
+            defer { agent.stop() }
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("python/agent_client_check.py").path
+            let result = try KelsonRun.run(executable: python, [script, agent.cluster.kubeconfig], watchdog: 120)
+            #expect(result.exitCode == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stdout.contains("all checks passed"), "\(result.stdout)")
         }
 
         /// The server killed with SIGKILL and started again: the pods run again, once each, and nothing of the

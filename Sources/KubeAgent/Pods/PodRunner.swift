@@ -252,7 +252,9 @@ actor PodRunner {
             let log = ContainerLogWriter(
                 path: runtime.logPath(pod: pod, container: record.name, restart: record.restartCount),
                 maximumBytes: runtime.settings.logFileMaximumBytes, files: runtime.settings.logFilesMaximum)
-            let process = try ContainerProcess(launch: launch) { stream, bytes in log.write(stream: stream, bytes) }
+            let process = try ContainerProcess(launch: launch, keepsStdin: record.spec["stdin"]?.boolValue == true) {
+                stream, bytes in log.write(stream: stream, bytes)
+            }
             record.process = process
             record.log = log
             record.waiting = nil
@@ -628,6 +630,18 @@ actor PodRunner {
         var environment = Dictionary(process.launch.environment, uniquingKeysWith: { _, last in last })
         if environment["PATH"] == nil { environment["PATH"] = ContainerLaunch.defaultPath }
         return (process.launch.enterPrefix(pid: pid), environment)
+    }
+
+    /// A running container to attach to.
+    func attachable(container: String?) throws(KubeError) -> AttachedContainer {
+        let record =
+            container.flatMap { name in containers.first { $0.name == name } } ?? containers.first { !$0.isInit }
+        guard let record, let process = record.process, record.isRunning else {
+            throw .badRequest("unable to upgrade connection: container not found (\"\(container ?? "")\")")
+        }
+        return AttachedContainer(
+            process: process, tty: record.spec["tty"]?.boolValue == true,
+            stdinOnce: record.spec["stdinOnce"]?.boolValue == true)
     }
 
     var containerNames: [String] { containers.filter { !$0.isInit }.map(\.name) }

@@ -19,10 +19,17 @@ final class ContainerProcess: Sendable {
     private let oomKillsBefore: Int
     private let killed = Atomic<Bool>(false)
 
+    /// Output subscribers (attach), each with a bounded buffer (the newest output is kept when one falls behind).
+    private let subscribers = Mutex<[UUID: AsyncStream<(stream: UInt8, bytes: [UInt8])>.Continuation]>([:])
+    /// The write end of the container's stdin (`stdin: true` in its spec), nil once closed.
+    private let stdinWriter = Mutex<FileHandle?>(nil)
+    static let subscriberBufferMessages = 256
+
     /// Starts the container; `output` gets its stdout (1) and stderr (2) bytes as they come, from any thread.
+    /// With `keepsStdin`, the container reads a pipe that attach sessions write to.
     init(
-        launch: ContainerLaunch, output: @escaping @Sendable (_ stream: Int, _ bytes: [UInt8]) -> Void,
-        stdin: FileHandle? = nil
+        launch: ContainerLaunch, keepsStdin: Bool = false,
+        output: @escaping @Sendable (_ stream: Int, _ bytes: [UInt8]) -> Void
     ) throws {
         self.launch = launch
         try launch.prepare()
@@ -34,7 +41,11 @@ final class ContainerProcess: Sendable {
         let outputs = [Pipe(), Pipe()]
         process.standardOutput = outputs[0]
         process.standardError = outputs[1]
-        process.standardInput = stdin ?? FileHandle.nullDevice
+        let input = keepsStdin ? Pipe() : nil
+        process.standardInput = input ?? FileHandle.nullDevice
+        self.process = process
+        startedAt = Date()
+        stdinWriter.withLock { $0 = input?.fileHandleForWriting }
         let drained = DispatchGroup()
         for (index, pipe) in outputs.enumerated() {
             drained.enter()
@@ -45,14 +56,51 @@ final class ContainerProcess: Sendable {
                     handle.readabilityHandler = nil
                     drained.leave()
                 } else {
-                    output(index + 1, Array(data))
+                    let bytes = Array(data)
+                    output(index + 1, bytes)
+                    self.deliver(UInt8(index + 1), bytes)
                 }
             }
         }
-        self.process = process
-        startedAt = Date()
         process.terminationHandler = { process in self.finished(process, drained: drained) }
         try process.run()
+        // The container holds its own copy of the read end.
+        try? input?.fileHandleForReading.close()
+    }
+
+    private func deliver(_ stream: UInt8, _ bytes: [UInt8]) {
+        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield((stream, bytes)) }
+    }
+
+    func subscribeOutput() -> AsyncStream<(stream: UInt8, bytes: [UInt8])> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: (stream: UInt8, bytes: [UInt8]).self, bufferingPolicy: .bufferingNewest(Self.subscriberBufferMessages))
+        let id = UUID()
+        let ended = subscribers.withLock { subscribers -> Bool in
+            if exit != nil { return true }
+            subscribers[id] = continuation
+            return false
+        }
+        if ended { continuation.finish() }
+        continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.removeValue(forKey: id) } }
+        return stream
+    }
+
+    struct NoStdin: Error, CustomStringConvertible {
+        var description: String { "the container has no stdin (set stdin: true in its spec)" }
+    }
+
+    func writeStdin(_ bytes: [UInt8]) throws {
+        guard let writer = stdinWriter.withLock({ $0 }) else { throw NoStdin() }
+        try writer.write(contentsOf: Data(bytes))
+    }
+
+    func closeStdin() {
+        let writer = stdinWriter.withLock { writer -> FileHandle? in
+            defer { writer = nil }
+            return writer
+        }
+        try? writer?.close()
     }
 
     private func finished(_ process: Process, drained: DispatchGroup) {
@@ -77,6 +125,11 @@ final class ContainerProcess: Sendable {
             return state.waiters
         }
         for waiter in waiters { waiter.resume(returning: exit) }
+        for continuation in subscribers.withLock({ subscribers in
+            defer { subscribers = [:] }
+            return Array(subscribers.values)
+        }) { continuation.finish() }
+        closeStdin()
     }
 
     var pid: Int32 { process.processIdentifier }
