@@ -141,6 +141,7 @@ let package = Package(
             name: "KelsonBench",
             dependencies: [
                 "EtcdAPI", "GRPCWire", "Kelson", "RevisionLog", "KubeAPI", "KubeServer", "KubeControllers",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

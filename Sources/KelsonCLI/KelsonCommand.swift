@@ -15,7 +15,7 @@ struct KelsonCommand: AsyncParsableCommand {
         abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
         subcommands: [
             ServerCommand.self, EtcdCommand.self, SnapshotCommand.self, DefragCommand.self, MigrateCommand.self,
-            BenchCommand.self, ClusterBenchCommand.self,
+            BenchCommand.self, ClusterBenchCommand.self, PodStartupBenchCommand.self,
         ])
 
     /// etcd's boolean flags are Go flags: `--client-cert-auth=true` (as kubeadm writes it) must work too.

@@ -123,7 +123,7 @@ actor PodRunner {
                 address = runtime.addresses.take()
             }
             let directory = runtime.podDirectory(uid: uid)
-            let made = try PodSandbox.create(
+            let made = try await PodSandbox.create(
                 pod: pod, key: key, address: address, network: runtime.network, settings: runtime.settings,
                 hostIP: runtime.hostIP, directory: directory + "/etc")
             sandbox = made

@@ -42,7 +42,7 @@ struct PodSandbox: Sendable {
     static func create(
         pod: JSONValue, key: String, address: String?, network: PodNetwork, settings: AgentSettings,
         hostIP: String, directory: String
-    ) throws -> PodSandbox {
+    ) async throws -> PodSandbox {
         let hostNetwork = pod[path: "spec", "hostNetwork"]?.boolValue == true
         let podName = pod[path: "metadata", "name"]?.stringValue ?? ""
         let namespace = pod[path: "metadata", "namespace"]?.stringValue ?? "default"
@@ -55,14 +55,14 @@ struct PodSandbox: Sendable {
             podIP = hostIP
         } else {
             guard let address else { throw ContainerConfigError(reason: "CreatePodSandboxError", message: "no free pod address on this node") }
-            try network.createNamespace(pod: key, address: address)
+            try await network.createNamespace(pod: key, address: address)
             networkNamespace = network.namespacePath(pod: key)
             let pinned = namespaceRoot(instance: settings.instance) + "/" + key
             try FileManager.default.createDirectory(atPath: pinned, withIntermediateDirectories: true)
             for name in ["uts", "ipc"] {
                 FileManager.default.createFile(atPath: pinned + "/" + name, contents: nil)
             }
-            try HostCommand.run(["unshare", "--uts=\(pinned)/uts", "--ipc=\(pinned)/ipc", "hostname", hostname])
+            try await HostCommand.run(["unshare", "--uts=\(pinned)/uts", "--ipc=\(pinned)/ipc", "hostname", hostname])
             uts = pinned + "/uts"
             ipc = pinned + "/ipc"
             podIP = address

@@ -47,26 +47,22 @@ struct PodNetwork: Sendable {
         return all.filter { $0.hasPrefix("kp-\(instance)-") }
     }
 
-    /// A namespace for the pod with `address` (`10.42.0.7`) on eth0, the default route through the bridge.
-    func createNamespace(pod key: String, address: String) throws {
+    /// A namespace for the pod with `address` (`10.42.0.7`) on eth0, the default route through the bridge: two
+    /// commands (the namespace and its veth pair from the host, then its addresses and route inside).
+    func createNamespace(pod key: String, address: String) async throws {
         let namespace = namespaceName(pod: key)
-        try? HostCommand.run(["ip", "netns", "del", namespace])
-        try HostCommand.run(["ip", "netns", "add", namespace])
         let host = "kv\(key.prefix(10))"
-        let peer = "ke\(key.prefix(10))"
-        try? HostCommand.run(["ip", "link", "del", host])
-        try HostCommand.run(
+        try await HostCommand.run(
             ["ip", "-batch", "-"],
             input: """
-                link add \(host) type veth peer name \(peer)
-                link set \(peer) netns \(namespace)
+                netns add \(namespace)
+                link add \(host) type veth peer name eth0 netns \(namespace)
                 link set \(host) master \(bridge) up
                 """)
-        try HostCommand.run(
+        try await HostCommand.run(
             ["ip", "-n", namespace, "-batch", "-"],
             input: """
                 link set lo up
-                link set \(peer) name eth0
                 addr add \(address)/24 dev eth0
                 link set eth0 up
                 route add default via \(gateway)
