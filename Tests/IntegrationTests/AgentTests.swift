@@ -130,9 +130,25 @@ extension IntegrationTests {
                 #expect(terminal.stdout.contains("/dev/pts/"), "exec -it runs on a terminal: \(terminal)")
             }
 
+            // NodePort (on the host's addresses) and ClientIP affinity.
+            try k.run(
+                "patch", "service", "web", "-p", #"{"spec":{"type":"NodePort","sessionAffinity":"ClientIP"}}"#)
+            let nodePort = try Self.jsonpath(k, "get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")
+            #expect(
+                AgentCluster.eventually(10) {
+                    try Shell.run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:\(nodePort)/").stdout
+                        == "200"
+                }, "NodePort \(nodePort) on 127.0.0.1")
+
             // Logs: the servers' request lines (stderr), from the agent's CRI files.
             let logs = try k.run("logs", "deployment/web", "--tail=20")
             #expect(logs.exitCode == 0, "\(logs)")
+            // No ready endpoints: the ClusterIP refuses at once (no hanging connection).
+            try k.run("scale", "deployment/web", "--replicas=0")
+            #expect(
+                AgentCluster.eventually(30) {
+                    try Shell.run("curl -s -m 5 http://\(clusterIP)/").exitCode == 7
+                }, "connection refused once the Service has no endpoints")
             try k.run("delete", "-f", agent.cluster.path("web.yaml"), "--wait=true")
             #expect(AgentCluster.eventually(30) { agent.processes(matching: "http.server").isEmpty })
         }
@@ -255,6 +271,40 @@ extension IntegrationTests {
                 "(echo one; sleep 1; echo two; sleep 1) | timeout 6 \(k.binary) --kubeconfig \(agent.cluster.kubeconfig) attach -i echo"
             )
             #expect(attached.stdout.contains("got one") && attached.stdout.contains("got two"), "\(attached)")
+            // runAsUser/runAsGroup, workingDir; a hostNetwork pod has the node's address and hostname.
+            try agent.cluster.write(
+                "who.yaml",
+                """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: who}
+                spec:
+                  restartPolicy: Never
+                  securityContext: {runAsUser: 1000, runAsGroup: 3000}
+                  containers:
+                  - {name: c, image: busybox, workingDir: /tmp, command: ["sh", "-c", "echo uid=$(id -u) gid=$(id -g) pwd=$(pwd)"]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hostnet}
+                spec:
+                  restartPolicy: Never
+                  hostNetwork: true
+                  containers:
+                  - {name: c, image: busybox, command: ["sh", "-c", "hostname; ip -4 -o addr show | grep -c kb"]}
+                """)
+            try k.run("apply", "-f", agent.cluster.path("who.yaml"))
+            for name in ["who", "hostnet"] {
+                #expect(
+                    AgentCluster.eventually(20) {
+                        try Self.jsonpath(k, "get", "pod", name, "-o", "jsonpath={.status.phase}") == "Succeeded"
+                    }, "\(name) ran to completion")
+            }
+            #expect(try k.run("logs", "who").stdout == "uid=1000 gid=3000 pwd=/tmp\n")
+            let hostName = ProcessInfo.processInfo.hostName
+            let hostLog = try k.run("logs", "hostnet").stdout
+            #expect(hostLog.hasPrefix(hostName.split(separator: ".").first.map(String.init) ?? hostName), "\(hostLog)")
+            #expect(!hostLog.hasSuffix("0\n"), "the host's bridges are visible in the host's network: \(hostLog)")
             let stamped = try k.run("logs", "counter", "--timestamps", "--tail=1")
             #expect(stamped.stdout.hasPrefix("20") && stamped.stdout.contains("Z line 5"), "\(stamped)")
         }

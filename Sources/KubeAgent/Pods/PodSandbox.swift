@@ -55,14 +55,22 @@ struct PodSandbox: Sendable {
             podIP = hostIP
         } else {
             guard let address else { throw ContainerConfigError(reason: "CreatePodSandboxError", message: "no free pod address on this node") }
-            try await network.createNamespace(pod: key, address: address)
-            networkNamespace = network.namespacePath(pod: key)
             let pinned = namespaceRoot(instance: settings.instance) + "/" + key
-            try FileManager.default.createDirectory(atPath: pinned, withIntermediateDirectories: true)
-            for name in ["uts", "ipc"] {
-                FileManager.default.createFile(atPath: pinned + "/" + name, contents: nil)
+            do {
+                try await network.createNamespace(pod: key, address: address)
+                try FileManager.default.createDirectory(atPath: pinned, withIntermediateDirectories: true)
+                for name in ["uts", "ipc"] {
+                    FileManager.default.createFile(atPath: pinned + "/" + name, contents: nil)
+                }
+                try await HostCommand.run(
+                    ["unshare", "--uts=\(pinned)/uts", "--ipc=\(pinned)/ipc", "hostname", hostname])
+            } catch {
+                // Nothing half-made stays behind: the next attempt starts clean.
+                network.deleteNamespace(pod: key)
+                removePinned(pinned)
+                throw error
             }
-            try await HostCommand.run(["unshare", "--uts=\(pinned)/uts", "--ipc=\(pinned)/ipc", "hostname", hostname])
+            networkNamespace = network.namespacePath(pod: key)
             uts = pinned + "/uts"
             ipc = pinned + "/ipc"
             podIP = address

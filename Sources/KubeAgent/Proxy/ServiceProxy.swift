@@ -4,7 +4,7 @@ import KubeAPI
 /// The node's service proxy, in the kernel: one nftables table `kelson_<instance>` rewritten whole (atomically,
 /// by `nft -f`) whenever Services or EndpointSlices change. Traffic to a ClusterIP:port (from the host: output
 /// hook; from pods: prerouting) or to any local address at a NodePort is DNATed to one ready endpoint chosen at
-/// random (`numgen`), or to the one chosen before for the same client with `sessionAffinity: ClientIP`; a Service
+/// random (`numgen`), or by a hash of the client's address with `sessionAffinity: ClientIP`; a Service
 /// without ready endpoints rejects (connection refused, as kube-proxy). Pod traffic that was DNATed is
 /// masqueraded, so a pod reaching a Service backed by a pod on the same bridge gets its answers.
 ///
@@ -80,7 +80,6 @@ struct ServiceProxy: Sendable {
         var nat: [String] = []
         var filter: [String] = []
         var chains: [String] = []
-        var sets: [String] = []
         for (index, rule) in rules.enumerated() {
             let match =
                 rule.address.isEmpty
@@ -95,25 +94,16 @@ struct ServiceProxy: Sendable {
             let targets = rule.endpoints.enumerated().map { "\($0.offset) : \($0.element.ip) . \($0.element.port)" }
             var body: [String] = []
             let l4 = "meta l4proto \(rule.proto)"
-            if rule.affinity {
-                // The client's endpoint is remembered in a set with a timeout (kube-proxy's 3 hours).
-                sets.append("map aff_\(index) { type ipv4_addr : ipv4_addr . inet_service; flags timeout; timeout 3h; }")
-                body.append("ip saddr @aff_\(index) \(l4) dnat ip to ip saddr map @aff_\(index)")
-                body.append(
-                    "update @aff_\(index) { ip saddr : numgen random mod \(rule.endpoints.count) map { \(targets.joined(separator: ", ")) } }"
-                )
-                body.append("\(l4) dnat ip to ip saddr map @aff_\(index)")
-            } else {
-                body.append(
-                    "\(l4) dnat ip to numgen random mod \(rule.endpoints.count) map { \(targets.joined(separator: ", ")) }")
-            }
+            // ClientIP affinity: the endpoint is chosen by a hash of the client's address, so a client keeps its
+            // endpoint while the endpoints stay the same (kube-proxy remembers the choice for a timeout instead).
+            let choice = rule.affinity ? "jhash ip saddr mod \(rule.endpoints.count)" : "numgen random mod \(rule.endpoints.count)"
+            body.append("\(l4) dnat ip to \(choice) map { \(targets.joined(separator: ", ")) }")
             chains.append("chain \(chain) {\n\(body.map { "    " + $0 }.joined(separator: "\n"))\n  }")
         }
         return """
             table ip \(table) {}
             delete table ip \(table)
             table ip \(table) {
-              \(sets.joined(separator: "\n  "))
               chain services {
                 \(nat.joined(separator: "\n    "))
               }

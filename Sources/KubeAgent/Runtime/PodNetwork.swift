@@ -26,6 +26,11 @@ struct PodNetwork: Sendable {
             try HostCommand.run(["ip", "addr", "add", "\(gateway)/24", "dev", bridge])
         }
         try HostCommand.run(["ip", "link", "set", bridge, "up"])
+        // The first `ip netns add` on a machine makes /run/netns a shared mount; pods starting together would race
+        // to do it, so it is done once here.
+        let probe = "kp-\(instance)-setup"
+        try HostCommand.run(["ip", "netns", "add", probe])
+        try HostCommand.run(["ip", "netns", "del", probe])
         try? "1".write(toFile: "/proc/sys/net/ipv4/ip_forward", atomically: false, encoding: .utf8)
         // NodePorts reached on 127.0.0.1 are routed on to pods only with this (kube-proxy sets it too).
         try? "1".write(
