@@ -52,12 +52,23 @@ public struct PodStartupBenchCommand: AsyncParsableCommand {
                 logger: logger))
         let running = Task { try await group.run() }
         let client = KubeClient(handler: server.apiServer.handler)
-        defer { running.cancel() }
+        // However the phases end, the server shuts down gracefully: the agent stops its pods and removes its
+        // network, nftables table and cgroups before this process exits.
+        do {
+            try await measure(client)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+    }
+
+    private func measure(_ client: KubeClient) async throws {
         if disableAgent {
             try await Task.sleep(for: .seconds(5))
             print(String(format: "RSS without the agent, idle: %.1f MiB", Double(Self.residentBytes()) / 1_048_576))
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
             return
         }
         try await waitForReadyNode(client)
@@ -86,8 +97,6 @@ public struct PodStartupBenchCommand: AsyncParsableCommand {
             "/api/v1/namespaces/default/pods",
             options: ["apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 1])
         try await waitForRunning(client, count: 0, timeout: .seconds(60))
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
     }
 
     private func waitForReadyNode(_ client: KubeClient) async throws {
