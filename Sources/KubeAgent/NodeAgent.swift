@@ -115,12 +115,15 @@ public final class NodeAgent: Service, PodNode, Sendable {
             }
             group.addTask {
                 var lastStatus = ContinuousClock.now
+                var wasReady = true
                 while !Task.isCancelled {
                     do {
                         try await registration.renewLease()
-                        if ContinuousClock.now - lastStatus > .seconds(60) {
-                            try await registration.reportStatus(ready: true)
+                        let problem = self.runtimeProblem()
+                        if ContinuousClock.now - lastStatus > .seconds(60) || (problem == nil) != wasReady {
+                            try await registration.reportStatus(ready: problem == nil, message: problem)
                             lastStatus = .now
+                            wasReady = problem == nil
                         }
                     } catch {
                         self.logger.warning("node agent: heartbeat failed: \(error)")
@@ -133,6 +136,24 @@ public final class NodeAgent: Service, PodNode, Sendable {
         }
         await dns?.stop()
         await shutdown()
+    }
+
+    /// Why this node cannot run pods now (its bridge is gone, say), after trying to repair it; nil when it can.
+    private func runtimeProblem() -> String? {
+        guard settings.isolation else { return nil }
+        if FileManager.default.fileExists(atPath: "/sys/class/net/\(network.bridge)") { return nil }
+        do {
+            try network.setUp()
+            // The pods' veths lost their bridge with it: join them to the new one.
+            for namespace in network.namespaces() {
+                let key = namespace.dropFirst("kp-\(settings.instance)-".count)
+                try? HostCommand.run(["ip", "link", "set", "kv\(key)", "master", network.bridge, "up"])
+            }
+            logger.warning("node agent: the bridge \(network.bridge) was gone; made it again")
+            return nil
+        } catch {
+            return "the pod network's bridge \(network.bridge) is missing and could not be made again: \(error)"
+        }
     }
 
     /// Starts a runner for each new pod, passes changes to the others, stops those whose pod is gone.

@@ -187,6 +187,11 @@ extension IntegrationTests {
                       - name: info
                         downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
                       initContainers:
+                      - name: sidecar
+                        image: busybox
+                        restartPolicy: Always
+                        command: ["sh", "-c", "echo from-sidecar > /scratch/sidecar; sleep 1000"]
+                        volumeMounts: [{name: scratch, mountPath: /scratch}]
                       - name: prepare
                         image: busybox
                         command: ["sh", "-c", "echo prepared > /scratch/note"]
@@ -199,6 +204,7 @@ extension IntegrationTests {
                         - >-
                           echo "config=$(cat /etc/config/greeting) secret=$(cat /etc/secret/password)
                           note=$(cat /scratch/note) labels=$(cat /etc/info/labels)";
+                          echo "sidecar=$(cat /scratch/sidecar)";
                           echo "env GREETING=$GREETING USER_NAME=$USER_NAME CM_mode=$CM_mode PW=$SEC_password
                           POD=$POD_NAME NS=$POD_NAMESPACE TEAM=$TEAM MEM=$MEM_LIMIT LITERAL=$LITERAL
                           K8S=$KUBERNETES_SERVICE_HOST HOST=$(hostname)";
@@ -228,6 +234,7 @@ extension IntegrationTests {
             let output = try k.run("logs", "job/show", "-c", "main").stdout
             #expect(output.contains("config=hello secret=s3cret note=prepared labels="), "\(output)")
             #expect(output.contains("app=\"show\""), "downward API labels: \(output)")
+            #expect(output.contains("sidecar=from-sidecar"), "the sidecar ran before the main container: \(output)")
             #expect(output.contains("env GREETING=hello USER_NAME=admin CM_mode=fast PW=s3cret"), "\(output)")
             #expect(output.contains("NS=default TEAM=blue MEM=128"), "\(output)")
             // `$(GREETING)` in an earlier variable is not expanded (it is defined later), as Kubernetes does.
@@ -430,6 +437,27 @@ extension IntegrationTests {
             #expect(agent.processes(matching: "while true").isEmpty)
             try k.run("delete", "pod", "--all", "--wait=true", "--timeout=60s")
             #expect(AgentCluster.eventually(20) { agent.containerProcesses().isEmpty }, "\(agent.containerProcesses())")
+        }
+
+        /// Without root the agent cannot run pods: `kelson server` refuses to start and says why.
+        @Test func refusesToStartWithoutRoot() throws {
+            guard getuid() == 0 else { return }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kelson-nonroot-\(UUID().uuidString)"
+            ).path
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let result = try KelsonRun.run(
+                executable: "/usr/bin/setpriv",
+                [
+                    "--reuid=65534", "--regid=65534", "--clear-groups", Locations.kelson, "server", "--data-dir",
+                    directory, "--https-listen-port", "0",
+                ], watchdog: 60)
+            #expect(result.exitCode != 0)
+            #expect(
+                result.stderr.contains("the node agent needs root to run pods") && result.stderr.contains("--disable-agent"),
+                "\(result.stderr)")
         }
 
         /// The Python `kubernetes` client: a pod that runs, its log, exec, deletion.
