@@ -81,7 +81,8 @@ public struct PodStartupBenchCommand: AsyncParsableCommand {
         func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000 }
         print(
             String(
-                format: "pod startup (create → Running seen by a watcher), %d pods at %.0f/s: p50 %.0f ms, p99 %.0f ms, worst %.0f ms",
+                format:
+                    "pod startup (create → Running seen by a watcher), %d pods at %.0f/s: p50 %.0f ms, p99 %.0f ms, worst %.0f ms",
                 sorted.count, rate, percentile(0.5), percentile(0.99), (sorted.last ?? 0) * 1000))
 
         let more = max(0, maxPods - pods)

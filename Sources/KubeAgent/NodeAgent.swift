@@ -47,15 +47,18 @@ public final class NodeAgent: Service, PodNode, Sendable {
     /// Why this machine cannot run isolated pods, or nil when it can.
     public static func unmetRequirements(isolation: Bool) -> String? {
         if getuid() != 0 {
-            return "the node agent needs root to run pods (namespaces, cgroups, the pod network); run as root, or pass --disable-agent"
+            return
+                "the node agent needs root to run pods (namespaces, cgroups, the pod network); run as root, or pass --disable-agent"
         }
         let tools = isolation ? ["ip", "nft", "nsenter", "unshare", "mount", "chroot", "hostname"] : ["ip", "nft"]
         let missing = tools.filter { !HostCommand.exists($0) }
         if !missing.isEmpty {
-            return "the node agent needs \(missing.joined(separator: ", ")) on PATH (apt-get install -y iproute2 nftables util-linux)"
+            return
+                "the node agent needs \(missing.joined(separator: ", ")) on PATH (apt-get install -y iproute2 nftables util-linux)"
         }
         if isolation, !FileManager.default.fileExists(atPath: "/proc/self/ns/pid") {
-            return "this kernel has no namespaces: pass --agent-isolation=none to run pods in the host's namespaces (no isolation)"
+            return
+                "this kernel has no namespaces: pass --agent-isolation=none to run pods in the host's namespaces (no isolation)"
         }
         return nil
     }
@@ -100,7 +103,8 @@ public final class NodeAgent: Service, PodNode, Sendable {
         pods.onChange { _ in podChanges.continuation.yield() }
         podNodes?.register(settings.nodeName, self)
         logger.info(
-            "node agent: node \(settings.nodeName), pods in \(network.podCIDR) on bridge \(network.bridge), state in \(settings.stateDirectory)")
+            "node agent: node \(settings.nodeName), pods in \(network.podCIDR) on bridge \(network.bridge), state in \(settings.stateDirectory)"
+        )
         await withDiscardingTaskGroup { group in
             for informer in [pods, configMaps, secrets, services, slices] { group.addTask { await informer.run() } }
             group.addTask { await events.run() }

@@ -456,7 +456,8 @@ extension IntegrationTests {
                 ], watchdog: 60)
             #expect(result.exitCode != 0)
             #expect(
-                result.stderr.contains("the node agent needs root to run pods") && result.stderr.contains("--disable-agent"),
+                result.stderr.contains("the node agent needs root to run pods")
+                    && result.stderr.contains("--disable-agent"),
                 "\(result.stderr)")
         }
 

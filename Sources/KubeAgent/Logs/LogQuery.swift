@@ -105,7 +105,9 @@ struct LogQuery: Sendable {
     /// says the container ended.
     func respond(path: String, isRunning: @escaping @Sendable () async -> Bool) -> HTTPResponse {
         let headers = [("Content-Type", "text/plain")]
-        let existing = Self.files(path).flatMap { (try? Data(contentsOf: URL(fileURLWithPath: $0))).map(Array.init) ?? [] }
+        let existing = Self.files(path).flatMap {
+            (try? Data(contentsOf: URL(fileURLWithPath: $0))).map(Array.init) ?? []
+        }
         let first = render(Self.records(existing))
         guard follow else { return HTTPResponse(status: 200, headers: headers, body: first) }
         var response = HTTPResponse(status: 200, headers: headers)

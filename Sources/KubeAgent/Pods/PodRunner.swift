@@ -32,7 +32,9 @@ actor PodRunner {
         let inits = (pod[path: "spec", "initContainers"]?.arrayValue ?? []).map {
             ContainerRecord(spec: $0, isInit: true)
         }
-        let regular = (pod[path: "spec", "containers"]?.arrayValue ?? []).map { ContainerRecord(spec: $0, isInit: false) }
+        let regular = (pod[path: "spec", "containers"]?.arrayValue ?? []).map {
+            ContainerRecord(spec: $0, isInit: false)
+        }
         var all = inits + regular
         // Restart counts go on from what the pod reports (after an agent restart the containers start again).
         let reportedStatuses =
@@ -88,7 +90,9 @@ actor PodRunner {
     private func reconcile() async {
         if removed || deleting {
             let grace =
-                removed ? 1 : pod[path: "metadata", "deletionGracePeriodSeconds"]?.intValue
+                removed
+                ? 1
+                : pod[path: "metadata", "deletionGracePeriodSeconds"]?.intValue
                     ?? pod[path: "spec", "terminationGracePeriodSeconds"]?.intValue ?? 30
             await stopAll(grace: .seconds(grace), reason: "Killing")
             tearDown()
@@ -111,7 +115,8 @@ actor PodRunner {
         }
         await report()
         if terminal {
-            await stopAll(grace: .seconds(pod[path: "spec", "terminationGracePeriodSeconds"]?.intValue ?? 30), reason: nil)
+            await stopAll(
+                grace: .seconds(pod[path: "spec", "terminationGracePeriodSeconds"]?.intValue ?? 30), reason: nil)
             tearDown()
             await report()
         }
@@ -139,10 +144,13 @@ actor PodRunner {
             sandboxError = nil
             runtime.events.record(
                 pod, type: "Normal", reason: "Scheduled",
-                message: "Running on \(runtime.settings.nodeName) (commands run on the host's filesystem; images are not pulled)",
+                message:
+                    "Running on \(runtime.settings.nodeName) (commands run on the host's filesystem; images are not pulled)",
                 component: "kubelet")
         } catch {
-            let failure = error as? ContainerConfigError ?? ContainerConfigError(reason: "CreatePodSandboxError", message: "\(error)")
+            let failure =
+                error as? ContainerConfigError
+                ?? ContainerConfigError(reason: "CreatePodSandboxError", message: "\(error)")
             sandboxError = failure
             if let made = sandbox { made.destroy(network: runtime.network, instance: runtime.settings.instance) }
             sandbox = nil
@@ -210,7 +218,9 @@ actor PodRunner {
         return false
     }
 
-    private func containerID(_ record: ContainerRecord) -> String { "kelson://\(key)-\(record.name)-\(record.restartCount)" }
+    private func containerID(_ record: ContainerRecord) -> String {
+        "kelson://\(key)-\(record.name)-\(record.restartCount)"
+    }
 
     private func start(_ index: Int) {
         guard let sandbox else { return }
@@ -225,7 +235,9 @@ actor PodRunner {
             let argv = (command + arguments).map { PodEnvironment.expand($0, known) }
             guard !argv.isEmpty else {
                 throw ContainerConfigError(
-                    message: "container \(record.name) has no command: this node runs commands on the host's filesystem and does not pull images")
+                    message:
+                        "container \(record.name) has no command: this node runs commands on the host's filesystem and does not pull images"
+                )
             }
             let podVolumes = PodVolumes(
                 pod: pod, directory: runtime.podDirectory(uid: uid) + "/volumes",
@@ -271,7 +283,8 @@ actor PodRunner {
             containers[index].probes = probeTask(name: name, process: process, podIP: sandbox.podIP)
             runtime.events.record(pod, reason: "Started", message: "Started container \(name)", component: "kubelet")
         } catch {
-            let failure = error as? ContainerConfigError ?? ContainerConfigError(reason: "RunContainerError", message: "\(error)")
+            let failure =
+                error as? ContainerConfigError ?? ContainerConfigError(reason: "RunContainerError", message: "\(error)")
             record.waiting = (failure.reason, failure.message)
             record.nextStart = Date().addingTimeInterval(2)
             containers[index] = record
@@ -437,7 +450,10 @@ actor PodRunner {
         let running = containers.filter(\.isRunning)
         // preStop hooks first, then SIGTERM to all, sidecars last (after the others ended).
         for record in running {
-            if let reason { runtime.events.record(pod, reason: reason, message: "Stopping container \(record.name)", component: "kubelet") }
+            if let reason {
+                runtime.events.record(
+                    pod, reason: reason, message: "Stopping container \(record.name)", component: "kubelet")
+            }
             if let command = record.spec[path: "lifecycle", "preStop", "exec", "command"]?.arrayValue,
                 let process = record.process, let pid = process.initPID
             {
@@ -505,7 +521,8 @@ actor PodRunner {
         let inits = containers.filter(\.isInit)
         let regular = containers.filter { !$0.isInit }
         let initsDone = inits.allSatisfy { record in
-            record.isSidecar ? record.isRunning && record.started : (record.lastExit?.exit.code == 0 && !record.isRunning)
+            record.isSidecar
+                ? record.isRunning && record.started : (record.lastExit?.exit.code == 0 && !record.isRunning)
         }
         let initFailed =
             restartPolicy == "Never"
@@ -532,7 +549,8 @@ actor PodRunner {
             let status = value ? "True" : "False"
             let old = previous.first { $0["type"]?.stringValue == type }
             let time =
-                old?["status"]?.stringValue == status ? old?["lastTransitionTime"] ?? .string(APITime.format(now))
+                old?["status"]?.stringValue == status
+                ? old?["lastTransitionTime"] ?? .string(APITime.format(now))
                 : .string(APITime.format(now))
             var result: JSONValue = [
                 "type": .string(type), "status": .string(status), "lastProbeTime": nil, "lastTransitionTime": time,
@@ -579,7 +597,9 @@ actor PodRunner {
     // MARK: Streams
 
     /// The log file of a container's current (or previous) run, and whether that run is still going.
-    func logTarget(container: String?, previous: Bool) throws(KubeError) -> (path: String, running: Bool, container: String) {
+    func logTarget(container: String?, previous: Bool) throws(KubeError) -> (
+        path: String, running: Bool, container: String
+    ) {
         let chosen: ContainerRecord?
         if let container, !container.isEmpty {
             chosen = containers.first { $0.name == container }
@@ -597,7 +617,9 @@ actor PodRunner {
                 throw .badRequest(
                     "previous terminated container \"\(record.name)\" in pod \"\(name)\" not found")
             }
-            return (runtime.logPath(pod: pod, container: record.name, restart: record.restartCount - 1), false, record.name)
+            return (
+                runtime.logPath(pod: pod, container: record.name, restart: record.restartCount - 1), false, record.name
+            )
         }
         if record.process == nil, record.lastExit == nil {
             let reason = record.waiting?.reason ?? "ContainerCreating"

@@ -54,7 +54,9 @@ struct PodSandbox: Sendable {
         if hostNetwork || !settings.isolation {
             podIP = hostIP
         } else {
-            guard let address else { throw ContainerConfigError(reason: "CreatePodSandboxError", message: "no free pod address on this node") }
+            guard let address else {
+                throw ContainerConfigError(reason: "CreatePodSandboxError", message: "no free pod address on this node")
+            }
             let pinned = namespaceRoot(instance: settings.instance) + "/" + key
             do {
                 try await network.createNamespace(pod: key, address: address)
@@ -76,7 +78,8 @@ struct PodSandbox: Sendable {
             podIP = address
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var hosts = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        var hosts =
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         if hostNetwork {
             hosts = (try? String(contentsOfFile: "/etc/hosts", encoding: .utf8)) ?? hosts
         } else {
@@ -88,7 +91,9 @@ struct PodSandbox: Sendable {
         }
         for alias in pod[path: "spec", "hostAliases"]?.arrayValue ?? [] {
             let names = (alias["hostnames"]?.arrayValue ?? []).compactMap(\.stringValue)
-            if let ip = alias["ip"]?.stringValue, !names.isEmpty { hosts += "\(ip)\t\(names.joined(separator: "\t"))\n" }
+            if let ip = alias["ip"]?.stringValue, !names.isEmpty {
+                hosts += "\(ip)\t\(names.joined(separator: "\t"))\n"
+            }
         }
         let policy = pod[path: "spec", "dnsPolicy"]?.stringValue ?? "ClusterFirst"
         let clusterDNS = policy == "ClusterFirstWithHostNet" || (policy == "ClusterFirst" && !hostNetwork)

@@ -38,7 +38,9 @@ struct PodVolumes {
                 for source in projected["sources"]?.arrayValue ?? [] {
                     if let configMap = source["configMap"] { files += try configMapFiles(configMap) }
                     if let secret = source["secret"] { files += try secretFiles(secret) }
-                    if let downward = source["downwardAPI"] { files += downwardFiles(downward["items"]?.arrayValue ?? []) }
+                    if let downward = source["downwardAPI"] {
+                        files += downwardFiles(downward["items"]?.arrayValue ?? [])
+                    }
                     if let account = source["serviceAccountToken"] {
                         let value = try await token(
                             account["audience"]?.stringValue, account["expirationSeconds"]?.intValue ?? 3607)
@@ -51,11 +53,12 @@ struct PodVolumes {
                 }
             } else {
                 let kind = volume.objectValue?.keys.first { $0 != "name" } ?? "unknown"
-                throw ContainerConfigError(message: "volume \"\(name)\": \(kind) volumes are not supported by this node")
+                throw ContainerConfigError(
+                    message: "volume \"\(name)\": \(kind) volumes are not supported by this node")
             }
             let mode =
                 (volume[path: "configMap", "defaultMode"] ?? volume[path: "secret", "defaultMode"]
-                    ?? volume[path: "projected", "defaultMode"] ?? volume[path: "downwardAPI", "defaultMode"])?.intValue
+                ?? volume[path: "projected", "defaultMode"] ?? volume[path: "downwardAPI", "defaultMode"])?.intValue
             for (relative, bytes, fileMode) in files {
                 let file = path + "/" + relative
                 try FileManager.default.createDirectory(
@@ -69,9 +72,9 @@ struct PodVolumes {
 
     /// The container's mounts: its volumeMounts (with `subPath`), then /etc/hosts, /etc/hostname and
     /// /etc/resolv.conf from the pod directory.
-    func mounts(for container: JSONValue, volumes: [String: String], podFiles: [String: String]) throws(
-        ContainerConfigError
-    ) -> [ContainerLaunch.Mount] {
+    func mounts(for container: JSONValue, volumes: [String: String], podFiles: [String: String])
+        throws(ContainerConfigError) -> [ContainerLaunch.Mount]
+    {
         var mounts: [ContainerLaunch.Mount] = []
         let readOnlyKinds = ["configMap", "secret", "downwardAPI", "projected"]
         let specVolumes = pod[path: "spec", "volumes"]?.arrayValue ?? []
@@ -118,7 +121,9 @@ struct PodVolumes {
             if !exists { FileManager.default.createFile(atPath: path, contents: nil) }
         case "Directory":
             guard exists, isDirectory.boolValue else {
-                throw ContainerConfigError(reason: "CreateContainerConfigError", message: "hostPath type check failed: \(path) is not a directory")
+                throw ContainerConfigError(
+                    reason: "CreateContainerConfigError",
+                    message: "hostPath type check failed: \(path) is not a directory")
             }
         case "File":
             guard exists, !isDirectory.boolValue else {
@@ -131,7 +136,9 @@ struct PodVolumes {
     }
 
     private func items(_ source: JSONValue, keys: [String: [UInt8]]) throws -> [(String, [UInt8], Int?)] {
-        guard let items = source["items"]?.arrayValue else { return keys.sorted { $0.key < $1.key }.map { ($0.key, $0.value, nil) } }
+        guard let items = source["items"]?.arrayValue else {
+            return keys.sorted { $0.key < $1.key }.map { ($0.key, $0.value, nil) }
+        }
         return try items.compactMap { item in
             let key = item["key"]?.stringValue ?? ""
             guard let bytes = keys[key] else {
@@ -149,7 +156,9 @@ struct PodVolumes {
             throw ContainerConfigError(message: "configmap \"\(name)\" not found")
         }
         var keys: [String: [UInt8]] = [:]
-        for (key, value) in object["data"]?.objectValue ?? JSONObject() { keys[key] = Array((value.stringValue ?? "").utf8) }
+        for (key, value) in object["data"]?.objectValue ?? JSONObject() {
+            keys[key] = Array((value.stringValue ?? "").utf8)
+        }
         for (key, value) in object["binaryData"]?.objectValue ?? JSONObject() {
             keys[key] = value.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? []
         }

@@ -44,7 +44,8 @@ struct ServiceProxy: Sendable {
             guard let clusterIP = service[path: "spec", "clusterIP"]?.stringValue, !clusterIP.isEmpty,
                 clusterIP != "None"
             else { continue }
-            let key = "\(service[path: "metadata", "namespace"]?.stringValue ?? "")/\(service[path: "metadata", "name"]?.stringValue ?? "")"
+            let key =
+                "\(service[path: "metadata", "namespace"]?.stringValue ?? "")/\(service[path: "metadata", "name"]?.stringValue ?? "")"
             let affinity = service[path: "spec", "sessionAffinity"]?.stringValue == "ClientIP"
             for port in service[path: "spec", "ports"]?.arrayValue ?? [] {
                 guard let number = port["port"]?.intValue else { continue }
@@ -66,9 +67,11 @@ struct ServiceProxy: Sendable {
                     }
                 }
                 endpoints.sort { "\($0.0):\($0.1)" < "\($1.0):\($1.1)" }
-                rules.append(Rule(address: clusterIP, port: number, proto: proto, endpoints: endpoints, affinity: affinity))
+                rules.append(
+                    Rule(address: clusterIP, port: number, proto: proto, endpoints: endpoints, affinity: affinity))
                 if let nodePort = port["nodePort"]?.intValue {
-                    rules.append(Rule(address: "", port: nodePort, proto: proto, endpoints: endpoints, affinity: affinity))
+                    rules.append(
+                        Rule(address: "", port: nodePort, proto: proto, endpoints: endpoints, affinity: affinity))
                 }
             }
         }
@@ -96,7 +99,9 @@ struct ServiceProxy: Sendable {
             let l4 = "meta l4proto \(rule.proto)"
             // ClientIP affinity: the endpoint is chosen by a hash of the client's address, so a client keeps its
             // endpoint while the endpoints stay the same (kube-proxy remembers the choice for a timeout instead).
-            let choice = rule.affinity ? "jhash ip saddr mod \(rule.endpoints.count)" : "numgen random mod \(rule.endpoints.count)"
+            let choice =
+                rule.affinity
+                ? "jhash ip saddr mod \(rule.endpoints.count)" : "numgen random mod \(rule.endpoints.count)"
             body.append("\(l4) dnat ip to \(choice) map { \(targets.joined(separator: ", ")) }")
             chains.append("chain \(chain) {\n\(body.map { "    " + $0 }.joined(separator: "\n"))\n  }")
         }

@@ -60,7 +60,8 @@ struct CGroup: Sendable {
     private static func enableControllers(upTo relativePath: String) throws {
         var path = root
         for component in relativePath.split(separator: "/").dropLast() {
-            try? "+memory +cpu +pids".write(toFile: path + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+            try? "+memory +cpu +pids".write(
+                toFile: path + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
             path += "/" + component
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }

@@ -94,7 +94,10 @@ struct ContainerLaunch: Sendable {
         let join = cgroup.procsFiles.map { "echo 0 > \(HostCommand.quote($0))" }.joined(separator: "; ")
         let enter =
             isolated
-            ? ["nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"]
+            ? [
+                "nsenter", "--target", String(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd",
+                "--",
+            ]
             : []
         return ["/bin/sh", "-c", (join.isEmpty ? "" : join + "; ") + "exec \"$@\"", "sh"] + enter
     }

@@ -110,7 +110,9 @@ public final class EventRecorder: Sendable {
             let patch: JSONValue = ["count": .int(existing.count), "lastTimestamp": time]
             do {
                 _ = try await client.patch(
-                    KubeClient.path(apiVersion: "v1", plural: "events", namespace: existing.namespace, name: existing.name), .merge, patch)
+                    KubeClient.path(
+                        apiVersion: "v1", plural: "events", namespace: existing.namespace, name: existing.name), .merge,
+                    patch)
                 return
             } catch {
                 // Gone (deleted, or expired): write a new one.

@@ -31,7 +31,8 @@ public final class PodNodes: Sendable {
                 let container =
                     QueryParameters(request.query)["container"]
                     ?? pod[path: "spec", "containers"]?.arrayValue?.first?["name"]?.stringValue ?? ""
-                throw .badRequest("container \"\(container)\" in pod \"\(name)\" is waiting to start: ContainerCreating")
+                throw .badRequest(
+                    "container \"\(container)\" in pod \"\(name)\" is waiting to start: ContainerCreating")
             }
             throw .badRequest("pod \(name) does not have a host assigned")
         }

@@ -55,7 +55,9 @@ final class AgentCluster {
         if (try? Shell.succeeds("ip link show kb\(instance)")) == true { left.append("bridge kb\(instance)") }
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
         left += namespaces.filter { $0.hasPrefix("kp-\(instance)-") }.map { "netns \($0)" }
-        if (try? Shell.succeeds("nft list table ip kelson_\(instance)")) == true { left.append("nft table kelson_\(instance)") }
+        if (try? Shell.succeeds("nft list table ip kelson_\(instance)")) == true {
+            left.append("nft table kelson_\(instance)")
+        }
         for controller in ["memory", "cpu", "pids", ""] {
             let path = "/sys/fs/cgroup/\(controller.isEmpty ? "" : controller + "/")kelson-\(instance)"
             if FileManager.default.fileExists(atPath: path) { left.append("cgroup \(path)") }
