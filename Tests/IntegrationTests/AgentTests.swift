@@ -406,6 +406,7 @@ extension IntegrationTests {
             #expect(grpcReady == "true")
             let events = try k.run("get", "events", "--field-selector", "involvedObject.name=probed").stdout
             #expect(events.contains("Unhealthy") && events.contains("Killing"), "\(events)")
+            #expect(events.contains("is not pulled"), "the Pulled event says images are not pulled: \(events)")
 
             // The crashing container: restarted, its previous run's log kept.
             #expect(

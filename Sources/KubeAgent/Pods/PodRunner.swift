@@ -142,11 +142,6 @@ actor PodRunner {
                 })
             volumes = try await podVolumes.materialize()
             sandboxError = nil
-            runtime.events.record(
-                pod, type: "Normal", reason: "Scheduled",
-                message:
-                    "Running on \(runtime.settings.nodeName) (commands run on the host's filesystem; images are not pulled)",
-                component: "kubelet")
         } catch {
             let failure =
                 error as? ContainerConfigError
@@ -281,6 +276,15 @@ actor PodRunner {
                 await self?.ended(name, process: process, exit: exit)
             }
             containers[index].probes = probeTask(name: name, process: process, podIP: sandbox.podIP)
+            if record.restartCount == 0 {
+                // Where the kubelet would say the image was pulled or present: there are no images here.
+                let image = record.spec["image"]?.stringValue ?? ""
+                runtime.events.record(
+                    pod, reason: "Pulled",
+                    message:
+                        "Container image \"\(image)\" is not pulled: the command runs on the node's own filesystem",
+                    component: "kubelet")
+            }
             runtime.events.record(pod, reason: "Started", message: "Started container \(name)", component: "kubelet")
         } catch {
             let failure =
