@@ -20,6 +20,9 @@ actor PodRunner {
     private var removed = false
     private var finished = false
     private var terminal = false
+    /// The agent is shutting down: nothing new starts (a reconcile suspended at an await may resume after
+    /// `shutdown` ran, and must not spawn what nobody would stop).
+    private var stopping = false
     private let wakeups: AsyncStream<Void>.Continuation
     private let stream: AsyncStream<Void>
     private var startTime: Date?
@@ -108,8 +111,12 @@ actor PodRunner {
             finished = true
             return
         }
-        if terminal { return }
+        if terminal || stopping { return }
         if sandbox == nil { await createSandbox() }
+        if stopping {
+            tearDown()
+            return
+        }
         if sandbox != nil {
             startDue()
         }
@@ -218,7 +225,7 @@ actor PodRunner {
     }
 
     private func start(_ index: Int) {
-        guard let sandbox else { return }
+        guard let sandbox, !stopping else { return }
         var record = containers[index]
         if record.lastExit != nil { record.restartCount += 1 }
         record.nextStart = nil
@@ -498,6 +505,7 @@ actor PodRunner {
 
     /// Stops everything on agent shutdown, without touching the API.
     func shutdown(grace: Duration) async {
+        stopping = true
         await stopAll(grace: grace, reason: nil)
         tearDown()
         finished = true
