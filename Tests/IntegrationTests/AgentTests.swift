@@ -346,9 +346,13 @@ extension IntegrationTests {
                     startupProbe: {tcpSocket: {port: 8081}, periodSeconds: 1, failureThreshold: 10}
                     livenessProbe: {tcpSocket: {port: 8082}, periodSeconds: 1, failureThreshold: 2}
                   - name: grpc
-                    image: python
-                    command: ["python3", "-m", "http.server", "8083"]
+                    image: kelson
+                    command: ["\(Locations.kelson)", "etcd", "--data-dir", "/tmp/etcd", "--listen-client-urls", "http://0.0.0.0:8083", "--advertise-client-urls", "http://127.0.0.1:8083"]
                     readinessProbe: {grpc: {port: 8083}, periodSeconds: 1}
+                  - name: nogrpc
+                    image: python
+                    command: ["python3", "-m", "http.server", "8084"]
+                    readinessProbe: {grpc: {port: 8084}, periodSeconds: 1}
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -401,9 +405,16 @@ extension IntegrationTests {
                         return (Int(count) ?? 0) >= 1
                     }, "\(name) restarted by its liveness probe")
             }
-            let grpcReady = try Self.jsonpath(
-                k, "get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[?(@.name==\"grpc\")].ready}")
-            #expect(grpcReady == "true")
+            // The gRPC health service of a real gRPC server (kelson etcd) passes; an HTTP server on the port fails.
+            #expect(
+                AgentCluster.eventually(20) {
+                    try Self.jsonpath(
+                        k, "get", "pod", "probed", "-o",
+                        "jsonpath={.status.containerStatuses[?(@.name==\"grpc\")].ready}") == "true"
+                })
+            let notGRPC = try Self.jsonpath(
+                k, "get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[?(@.name==\"nogrpc\")].ready}")
+            #expect(notGRPC == "false")
             let events = try k.run("get", "events", "--field-selector", "involvedObject.name=probed").stdout
             #expect(events.contains("Unhealthy") && events.contains("Killing"), "\(events)")
             #expect(events.contains("is not pulled"), "the Pulled event says images are not pulled: \(events)")

@@ -1,4 +1,5 @@
 import Foundation
+import GRPCWire
 import KubeAPI
 
 /// One of a container's probes (startup, readiness, liveness) with the kubelet's timings and thresholds, and one
@@ -62,10 +63,50 @@ struct Probe: Sendable {
             return await Self.http(host: host ?? podIP, port: port, path: path, headers: headers, timeout: timeout)
         case .tcp(let host, let port):
             return await Self.tcp(host: host ?? podIP, port: port, timeout: timeout)
-        case .grpc(let port, _):
-            // Without a health client here, a gRPC probe passes when the port accepts a connection.
-            return await Self.tcp(host: podIP, port: port, timeout: timeout)
+        case .grpc(let port, let service):
+            return await Self.grpc(host: podIP, port: port, service: service, timeout: timeout)
         }
+    }
+
+    /// The gRPC health service (`grpc.health.v1.Health/Check`) over plaintext HTTP/2, as the kubelet's probe:
+    /// SERVING passes, anything else fails with the kubelet's words.
+    static func grpc(host: String, port: Int, service: String?, timeout: Duration) async -> String? {
+        var configuration = GRPCClientConfiguration(host: host, port: port)
+        configuration.connectTimeout = timeout
+        let client: GRPCClient
+        do {
+            client = try await GRPCClient.connect(configuration)
+        } catch {
+            return "timeout: failed to connect service \"\(host):\(port)\" within \(timeout.components.seconds)s"
+        }
+        defer { Task { await client.close() } }
+        // HealthCheckRequest { string service = 1; }
+        let name = Array((service ?? "").utf8)
+        let request: [UInt8] = name.isEmpty ? [] : [0x0a] + varint(UInt64(name.count)) + name
+        do {
+            let answer = try await client.unary("/grpc.health.v1.Health/Check", request: request, timeout: timeout)
+            // HealthCheckResponse { ServingStatus status = 1; } SERVING = 1.
+            let status = answer.count >= 2 && answer[0] == 0x08 ? Int(answer[1]) : 0
+            guard status == 1 else {
+                let names = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"]
+                return "service unhealthy (responded with \"\(status < names.count ? names[status] : "UNKNOWN")\")"
+            }
+            return nil
+        } catch let status as GRPCStatus {
+            return "rpc error: code = \(status.code) desc = \(status.message)"
+        } catch {
+            return "rpc error: \(error)"
+        }
+    }
+
+    private static func varint(_ value: UInt64) -> [UInt8] {
+        var value = value
+        var bytes: [UInt8] = []
+        while value >= 0x80 {
+            bytes.append(UInt8(value & 0x7f) | 0x80)
+            value >>= 7
+        }
+        return bytes + [UInt8(value)]
     }
 
     static func exec(_ argv: [String], timeout: Duration) async -> String? {
