@@ -473,6 +473,24 @@ extension IntegrationTests {
                 "\(result.stderr)")
         }
 
+        /// `--agent-isolation none`: pods run in the host's namespaces, with a warning.
+        @Test func withoutIsolation() throws {
+            let agent = try AgentCluster(extraArguments: ["--agent-isolation", "none"])
+            defer { agent.stop() }
+            let k = try Self.kubectl("kubectl.1.33", agent)
+            try k.run(
+                "run", "plain", "--image=busybox", "--restart=Never", "--env=GREETING=hi", "--command", "--", "sh",
+                "-c", "echo $GREETING $(hostname)")
+            #expect(
+                AgentCluster.eventually(30) {
+                    try Self.jsonpath(k, "get", "pod", "plain", "-o", "jsonpath={.status.phase}") == "Succeeded"
+                })
+            let hostName = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+            #expect(try k.run("logs", "plain").stdout == "hi \(hostName)\n", "the host's UTS namespace")
+            let log = (try? String(contentsOfFile: agent.cluster.path("server.log"), encoding: .utf8)) ?? ""
+            #expect(log.contains("without isolation"), "a warning says isolation is off")
+        }
+
         /// The Python `kubernetes` client: a pod that runs, its log, exec, deletion.
         @Test func pythonClient() throws {
             guard let python = ProcessInfo.processInfo.environment["KELSON_TEST_PYTHON"] else {

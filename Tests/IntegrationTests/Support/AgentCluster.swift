@@ -11,14 +11,15 @@ final class AgentCluster {
 
     private static let counter = Atomic<Int>(0)
 
-    init() throws {
+    init(extraArguments: [String] = []) throws {
         // Second octets 100–249 for pods and services, spread by process and by cluster.
         let next = Self.counter.add(1, ordering: .relaxed).oldValue
         let base = (Int(getpid()) * 7 + next * 2) % 74
         podPrefix = "10.\(100 + base * 2)"
         servicePrefix = "10.\(101 + base * 2)"
         cluster = try ClusterProcess.start(
-            extraArguments: ["--cluster-cidr", "\(podPrefix).0.0/16", "--service-cidr", "\(servicePrefix).0.0/16"],
+            extraArguments: ["--cluster-cidr", "\(podPrefix).0.0/16", "--service-cidr", "\(servicePrefix).0.0/16"]
+                + extraArguments,
             agent: true)
     }
 
