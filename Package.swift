@@ -93,6 +93,9 @@ let package = Package(
                 "KubeAPI", "RevisionLog", "GRPCWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // KubeClient over HTTPS (`kelson agent` on another machine).
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -152,9 +155,10 @@ let package = Package(
         .executableTarget(
             name: "kelson",
             dependencies: [
-                "Kelson", "KelsonBench", "KubeServer",
+                "Kelson", "KelsonBench", "KubeServer", "KubeAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 // `kelson etcd --config-file`: etcd's YAML configuration.

@@ -473,6 +473,92 @@ extension IntegrationTests {
                 "\(result.stderr)")
         }
 
+        /// `kelson agent --server URL --token T` joins a second node: its pods run there, reachable by Service.
+        @Test func secondNodeJoins() throws {
+            let agent = try AgentCluster()
+            defer { agent.stop() }
+            let k = try Self.kubectl("kubectl.1.33", agent)
+            let second = Process()
+            second.executableURL = URL(fileURLWithPath: Locations.kelson)
+            let directory = agent.cluster.path("node-2")
+            second.arguments = [
+                "agent", "--server", agent.cluster.url, "--token", ClusterProcess.token, "--certificate-authority",
+                agent.cluster.path("tls/server-ca.crt"), "--node-name", "node-2", "--data-dir", directory,
+                "--cluster-cidr", "\(agent.podPrefix).0.0/16", "--pod-cidr", "\(agent.podPrefix).1.0/24",
+                "--service-cidr", "\(agent.servicePrefix).0.0/16",
+            ]
+            let log = agent.cluster.path("node-2.log")
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            second.standardOutput = handle
+            second.standardError = handle
+            try second.run()
+            var secondInstance = ""
+            defer {
+                if second.isRunning {
+                    second.terminate()
+                    second.waitUntilExit()
+                }
+                let left = AgentCluster.leftovers(instance: secondInstance)
+                #expect(left.isEmpty, "left behind by kelson agent: \(left)")
+            }
+            #expect(
+                AgentCluster.eventually(30) {
+                    try Self.jsonpath(
+                        k, "get", "node", "node-2", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
+                        == "True"
+                }, "node-2 registered and Ready")
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "on bridge kb") {
+                secondInstance = String(text[range.upperBound...].prefix { $0.isHexDigit })
+            }
+            try agent.cluster.write(
+                "remote.yaml",
+                """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: remote, labels: {app: remote}}
+                spec:
+                  nodeName: node-2
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - {name: web, image: python, command: ["python3", "-m", "http.server", "8000"]}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: remote}
+                spec:
+                  selector: {app: remote}
+                  ports: [{port: 80, targetPort: 8000}]
+                """)
+            try k.run("apply", "-f", agent.cluster.path("remote.yaml"))
+            #expect(
+                AgentCluster.eventually(30) {
+                    try Self.jsonpath(k, "get", "pod", "remote", "-o", "jsonpath={.status.phase}") == "Running"
+                })
+            let ip = try Self.jsonpath(k, "get", "pod", "remote", "-o", "jsonpath={.status.podIP}")
+            #expect(ip.hasPrefix("\(agent.podPrefix).1."), "an address from node-2's pod CIDR: \(ip)")
+            #expect(agent.processes(matching: "http.server").isEmpty, "not on the server's node")
+            #expect(
+                AgentCluster.containerProcesses(instance: secondInstance).values.contains {
+                    $0.contains("http.server")
+                },
+                "on node-2")
+            let clusterIP = try Self.jsonpath(k, "get", "service", "remote", "-o", "jsonpath={.spec.clusterIP}")
+            #expect(
+                AgentCluster.eventually(20) {
+                    try Shell.run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://\(clusterIP)/").stdout == "200"
+                })
+            try k.run("delete", "pod", "remote", "--wait=true", "--timeout=30s")
+            #expect(!secondInstance.isEmpty, "node-2's log names its bridge")
+            #expect(
+                AgentCluster.eventually(10) { AgentCluster.containerProcesses(instance: secondInstance).isEmpty },
+                "the pod's process ended")
+            second.terminate()
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 0, "kelson agent stopped cleanly on SIGTERM")
+        }
+
         /// `--agent-isolation none`: pods run in the host's namespaces, with a warning.
         @Test func withoutIsolation() throws {
             let agent = try AgentCluster(extraArguments: ["--agent-isolation", "none"])

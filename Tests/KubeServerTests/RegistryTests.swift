@@ -190,7 +190,7 @@ import Testing
         func post(_ body: String, _ contentType: String) async -> HTTPResponse {
             var request = HTTPRequest(method: "POST", path: Self.configMaps, headers: [("content-type", contentType)])
             request.body = Array(body.utf8)
-            return await client.handler.serve(request)
+            return await client.transport.send(request)
         }
         let yaml = await post("metadata:\n  name: [unclosed\n", "application/yaml")
         #expect(yaml.status == 400)
@@ -254,7 +254,7 @@ import Testing
                 method: "GET", path: pods, query: query,
                 headers: [("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")])
             request.body = []
-            let response = await client.handler.serve(request)
+            let response = await client.transport.send(request)
             #expect(response.status == 200)
             return try JSONValue.parse(response.body)
         }

@@ -6,7 +6,7 @@ import KubeAPI
 /// goes through the same handler kubectl's requests do (validation, defaulting, field validation, the patch
 /// types, watch), only without HTTP, TLS or authentication.
 public struct KubeClient: Sendable {
-    let handler: APIHandler
+    let transport: any KubeTransport
     /// Sent as `User-Agent`, so managedFields name the writer as upstream's components are named
     /// (`kube-controller-manager/…` becomes the manager `kube-controller-manager`).
     public var userAgent: String?
@@ -14,7 +14,13 @@ public struct KubeClient: Sendable {
     public var observer: (@Sendable (_ method: String, _ path: String) -> Void)?
 
     public init(handler: APIHandler, userAgent: String? = nil) {
-        self.handler = handler
+        transport = handler
+        self.userAgent = userAgent
+    }
+
+    /// A client of an API server elsewhere (`RemoteTransport`: HTTPS with a bearer token).
+    public init(transport: any KubeTransport, userAgent: String? = nil) {
+        self.transport = transport
         self.userAgent = userAgent
     }
 
@@ -68,7 +74,7 @@ public struct KubeClient: Sendable {
     /// A watch: events as kube-apiserver streams them (`type`, `object`), until the server ends it or the task
     /// is cancelled. An `ERROR` event carries a Status (410 when `resourceVersion` was compacted).
     public func watch(_ path: String, query: String) async throws(KubeError) -> WatchEvents {
-        let response = await handler.serve(
+        let response = await transport.send(
             request("GET", path, query: query + (query.isEmpty ? "" : "&") + "watch=true"))
         guard response.status == 200, let stream = response.stream else { throw Self.error(response) }
         return WatchEvents(stream: stream)
@@ -83,7 +89,7 @@ public struct KubeClient: Sendable {
             request.body = body.serialized()
             request.headers.append(("content-type", contentType))
         }
-        let response = await handler.serve(request)
+        let response = await transport.send(request)
         guard (200..<300).contains(response.status) else { throw Self.error(response) }
         do {
             return try JSONValue.parse(response.body)
@@ -110,6 +116,16 @@ public struct KubeClient: Sendable {
         error.kind = status?[path: "details", "kind"]?.stringValue
         return error
     }
+}
+
+/// How a `KubeClient`'s requests reach an API server: in-process (`APIHandler`) or over HTTPS (`RemoteTransport`).
+/// A watch's answer carries its events in `stream`; every other answer has its whole body.
+public protocol KubeTransport: Sendable {
+    func send(_ request: HTTPRequest) async -> HTTPResponse
+}
+
+extension APIHandler: KubeTransport {
+    public func send(_ request: HTTPRequest) async -> HTTPResponse { await serve(request) }
 }
 
 /// The events of one watch, read from its stream as they come.

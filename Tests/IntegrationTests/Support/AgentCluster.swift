@@ -31,7 +31,10 @@ final class AgentCluster {
     }
 
     /// Processes inside this agent's containers' cgroups: pid → command line.
-    func containerProcesses() -> [Int32: String] {
+    func containerProcesses() -> [Int32: String] { Self.containerProcesses(instance: instance) }
+
+    /// Processes inside the containers' cgroups of the agent with `instance`.
+    static func containerProcesses(instance: String) -> [Int32: String] {
         let marker = "/kelson-\(instance)/"
         var found: [Int32: String] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
