@@ -14,7 +14,8 @@ struct KelsonCommand: AsyncParsableCommand {
         commandName: "kelson",
         abstract: "An etcd v3-compatible server on SQLite or PostgreSQL.",
         subcommands: [
-            ServerCommand.self, AgentCommand.self, EtcdCommand.self, SnapshotCommand.self, DefragCommand.self, MigrateCommand.self,
+            ServerCommand.self, AgentCommand.self, EtcdCommand.self, SnapshotCommand.self, DefragCommand.self,
+            MigrateCommand.self,
             BenchCommand.self, ClusterBenchCommand.self, PodStartupBenchCommand.self,
         ])
 
