@@ -7,7 +7,7 @@ import Testing
 extension IntegrationTests {
     @Suite(.serialized) struct AgentTests {
         /// kubectl before 1.31 speaks SPDY/3.1 for exec and port-forward.
-        static let spdy = false
+        static let spdy = true
 
         static func kubectl(_ version: String, _ cluster: AgentCluster) throws -> Kubectl {
             Kubectl(binary: try KubectlTests.binary(version), cluster: cluster.cluster)
@@ -139,6 +139,17 @@ extension IntegrationTests {
                     try Shell.run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:\(nodePort)/").stdout
                         == "200"
                 }, "NodePort \(nodePort) on 127.0.0.1")
+
+            // port-forward: a local port to the pod's port, connected inside the pod's network namespace (SPDY for
+            // kubectl 1.27, SPDY tunnelled through a WebSocket for 1.33).
+            let localPort = 20000 + Int(getpid() % 5000) + (version == "kubectl.1.27" ? 0 : 7)
+            let forward = try k.start("port-forward", "pod/\(pod)", "\(localPort):8000")
+            let forwarded = AgentCluster.eventually(20) {
+                try Shell.run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:\(localPort)/").stdout
+                    == "200"
+            }
+            let forwardOutput = forward.stop()
+            #expect(forwarded, "port-forward \(localPort) → \(pod):8000: \(forwardOutput)")
 
             // Logs: the servers' request lines (stderr), from the agent's CRI files.
             let logs = try k.run("logs", "deployment/web", "--tail=20")
