@@ -2,6 +2,7 @@ import GRPCWire
 import KubeAPI
 import Logging
 import NIOCore
+import Synchronization
 
 /// The SPDY/3.1 upgrade as the kubelet answers it (`httpstream.Handshake`, `spdy.responseUpgrader`): the request
 /// has `Connection: Upgrade` and `Upgrade: SPDY/3.1` and offers protocols in `X-Stream-Protocol-Version`; the first
@@ -67,7 +68,11 @@ public enum SPDYUpgrade {
                 role: .server, logger: logger,
                 write: { bytes in try await outbound.write(ByteBuffer(bytes: bytes)) },
                 close: { channel.close(promise: nil) })
-            let work = Task { await body(session) }
+            let work = Task {
+                // Peers that keep windows hold to ours from the first byte (spdystream ignores SETTINGS).
+                try? await session.sendSettings()
+                await body(session)
+            }
             await session.run(reading: inbound.map { Array($0.readableBytesView) })
             await work.value
         }
@@ -78,11 +83,28 @@ public enum SPDYUpgrade {
     static func serve(
         webSocket: WebSocketSession, logger: Logger, _ body: @escaping @Sendable (SPDYSession) async -> Void
     ) async {
+        let opened = Atomic<Bool>(false)
         let session = SPDYSession(
             role: .server, logger: logger,
-            write: { bytes in try await webSocket.send(.binary(bytes)) },
+            write: { bytes in
+                // The 101 goes out after the handler answered: until then sends fail, so the first waits for it.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while true {
+                    do {
+                        try await webSocket.send(.binary(bytes))
+                        opened.store(true, ordering: .relaxed)
+                        return
+                    } catch {
+                        if opened.load(ordering: .relaxed) || ContinuousClock.now > deadline { throw error }
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                }
+            },
             close: { webSocket.close() })
-        let work = Task { await body(session) }
+        let work = Task {
+            try? await session.sendSettings()
+            await body(session)
+        }
         // Text messages are not SPDY: they end the session as the client's tunnel would.
         await session.run(
             reading: webSocket.messages.map { message -> [UInt8] in
