@@ -95,7 +95,7 @@ struct PortForwardTests {
                     #expect(client.head.contains("Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io"))
                     let box = UncheckedClient(client)
                     let session = SPDYSession(
-                        role: .client, logger: Logger(label: "tunnel-client"),
+                        role: .client, logger: Logger(label: "tunnel-client"), peerKeepsWindows: true,
                         write: { bytes in try await box.client.send(binary: bytes) },
                         close: { Task { await box.client.drop() } })
                     let work = Task {

@@ -78,7 +78,8 @@ struct SPDYExecTests {
                 return
             }
             #expect(output.stdoutBytes.count == input.count)
-            #expect(output.stdoutBytes == input)
+            let same = output.stdoutBytes == input
+            #expect(same, "what came back differs from what was sent")
             #expect(output.error == Self.success)
         }
     }

@@ -61,7 +61,7 @@ enum SPDYTestClient {
             }
             let underlying = channel.channel
             let session = SPDYSession(
-                role: .client, logger: Logger(label: "spdy-test-client"),
+                role: .client, logger: Logger(label: "spdy-test-client"), peerKeepsWindows: true,
                 write: { bytes in try await outbound.write(ByteBuffer(bytes: bytes)) },
                 close: { underlying.close(promise: nil) })
             let upgraded = answer

@@ -77,9 +77,7 @@ public enum SPDYRemoteCommand {
             }
         }
         let input = Task {
-            await StreamPumps.withInput(child.stdin) { writer in
-                await SPDYPumps.input(from: streams.stdin, to: writer, terminal: child.terminal != nil)
-            }
+            await SPDYPumps.input(from: streams.stdin, to: child.stdin, terminal: child.terminal != nil)
         }
         let resizes = Task {
             guard let terminal = child.terminal else { return }
@@ -164,22 +162,25 @@ enum SPDYPumps {
         await stream.closeWrite()
     }
 
-    /// The client's stdin into `writer` until its FIN; then the child's stdin is closed (with a terminal, ^D is
-    /// sent instead: the terminal stays open for output).
-    static func input(
-        from stream: SPDYStream?, to writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?, terminal: Bool
-    ) async {
-        guard let stream else { return }
-        var writing = writer != nil
-        while let bytes = await stream.read() {
-            guard writing, let writer else { continue }
-            do { try await writer.write(ByteBuffer(bytes: bytes)) } catch { writing = false }
+    /// The client's stdin into `descriptor` until its FIN, then closes it (the child reads EOF; with a terminal, ^D
+    /// is written first, since the terminal stays open for output). Each write waits until it reached the
+    /// descriptor, so nothing is still queued when it closes. Takes ownership of `descriptor`.
+    static func input(from stream: SPDYStream?, to descriptor: CInt?, terminal: Bool) async {
+        guard let descriptor else { return }
+        let pipe: any Channel
+        do {
+            pipe = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(output: descriptor).get()
+        } catch {
+            _ = close(descriptor)
+            return
         }
-        guard writing, !Task.isCancelled, let writer else { return }
-        if terminal {
-            try? await writer.write(ByteBuffer(bytes: [0x04]))
-        } else {
-            writer.finish()
+        var writing = stream != nil
+        while let bytes = await stream?.read() {
+            guard writing else { continue }
+            do { try await pipe.writeAndFlush(ByteBuffer(bytes: bytes)) } catch { writing = false }
         }
+        if writing, terminal, !Task.isCancelled { try? await pipe.writeAndFlush(ByteBuffer(bytes: [0x04])) }
+        try? await pipe.close()
     }
 }

@@ -38,10 +38,12 @@ public final class SPDYSession: Sendable {
     }
 
     /// `write` sends bytes to the peer in order (it is called by one writer at a time); `close` ends the transport,
-    /// which must make `run`'s input end.
+    /// which must make `run`'s input end. With `peerKeepsWindows` false (a server facing kubectl's spdystream, which
+    /// never gives windows back) the peer is held to its windows only once it shows it keeps them; true holds it to
+    /// them from the first byte, as SPDY/3.1 says (a client of a server that does flow control, as this one does).
     public init(
-        role: Role, logger: Logger, write: @escaping @Sendable ([UInt8]) async throws -> Void,
-        close: @escaping @Sendable () -> Void
+        role: Role, logger: Logger, peerKeepsWindows: Bool = false,
+        write: @escaping @Sendable ([UInt8]) async throws -> Void, close: @escaping @Sendable () -> Void
     ) {
         self.role = role
         self.logger = logger
@@ -49,7 +51,7 @@ public final class SPDYSession: Sendable {
         closeTransport = close
         (incomingStreams, incoming) = AsyncStream.makeStream(
             of: SPDYStream.self, bufferingPolicy: .bufferingOldest(Self.streamsMaximum))
-        state = Mutex(State(nextStreamID: role == .client ? 1 : 2))
+        state = Mutex(State(nextStreamID: role == .client ? 1 : 2, peerFlowControl: peerKeepsWindows))
     }
 
     /// Reads the peer's bytes until they end (or a protocol error), then ends every stream.
