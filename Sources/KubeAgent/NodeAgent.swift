@@ -224,10 +224,11 @@ public final class NodeAgent: Service, PodNode, Sendable {
             // Connections are made inside the pod's network namespace (the host's for hostNetwork pods).
             let shared = pod[path: "spec", "hostNetwork"]?.boolValue == true || !settings.isolation
             let namespacePath = shared ? "/proc/self/ns/net" : network.namespacePath(pod: runner.key)
-            let name = "\(pod[path: "metadata", "namespace"]?.stringValue ?? "")/\(pod[path: "metadata", "name"]?.stringValue ?? "")"
+            let namespace = pod[path: "metadata", "namespace"]?.stringValue ?? ""
+            let name = pod[path: "metadata", "name"]?.stringValue ?? ""
             return try PortForwardSession.start(
-                request: request, pod: name,
-                connect: { port in try await connectInNetworkNamespace(path: namespacePath, port: port) }, logger: logger)
+                request: request, pod: "\(namespace)/\(name)", logger: logger,
+                connect: { port in try await connectInNetworkNamespace(path: namespacePath, port: port) })
         case .attach:
             throw .badRequest("\(kind.rawValue) is not supported by this node yet")
         }

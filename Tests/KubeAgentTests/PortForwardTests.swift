@@ -14,10 +14,9 @@ import Testing
 @Suite("Port-forward", .timeLimit(.minutes(2)))
 struct PortForwardTests {
     @Sendable static func forwardOnHost(_ request: HTTPRequest) throws(KubeError) -> HTTPResponse {
-        try PortForwardSession.start(
-            request: request, pod: "default/echo",
-            connect: { port in try await connectInNetworkNamespace(path: "/proc/self/ns/net", port: port) },
-            logger: Logger(label: "test"))
+        try PortForwardSession.start(request: request, pod: "default/echo", logger: Logger(label: "test")) { port in
+            try await connectInNetworkNamespace(path: "/proc/self/ns/net", port: port)
+        }
     }
 
     /// One forwarded connection as kubectl makes it: the error stream (its write side closed at once), the data

@@ -25,7 +25,7 @@ public enum PortForwardSession {
 
     /// Answers a port-forward request: a SPDY upgrade, or a WebSocket offering the tunnel subprotocol. `pod` names
     /// the pod in error messages.
-    public static func start(request: HTTPRequest, pod: String, connect: @escaping Connect, logger: Logger)
+    public static func start(request: HTTPRequest, pod: String, logger: Logger, connect: @escaping Connect)
         throws(KubeError) -> HTTPResponse
     {
         let isWebSocket = request.header("upgrade")?.lowercased() == "websocket"

@@ -172,7 +172,7 @@ public final class SPDYStream: Sendable {
         forgetIfDone()
     }
 
-    /// Ends both directions at once (RST_STREAM; CANCEL unless said otherwise); later data is dropped.
+    /// Ends both directions at once (RST_STREAM; CANCEL, 5, unless said otherwise); later data is dropped.
     public func reset(status: UInt32 = 5) async {
         let send = state.withLock { state in !state.wasReset && !(state.localClosed && state.remoteClosed) }
         ended(reset: true)
