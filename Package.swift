@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // SPDY/3.1's header blocks (kubectl exec, attach and port-forward before WebSockets) are zlib streams.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "EtcdAPI",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
@@ -116,7 +118,7 @@ let package = Package(
         .target(
             name: "KubeAgent",
             dependencies: [
-                "KubeAPI", "KubeServer", "GRPCWire",
+                "KubeAPI", "KubeServer", "GRPCWire", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

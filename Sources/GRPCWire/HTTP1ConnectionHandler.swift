@@ -124,8 +124,14 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             upgrade(context, to: session, key: key, extraHeaders: response.headers)
             return
         }
+        if let session = response.rawUpgrade, session.isRequested(by: request) {
+            closing = true
+            session.upgrade(context, headers: response.headers)
+            return
+        }
         // Not an upgrade request after all: the session never starts.
         response.webSocket?.finishInbound()
+        response.rawUpgrade?.refused()
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         let version = request.version.major == 1 ? request.version : .http1_1
         if let stream = response.stream, request.method != .HEAD {

@@ -56,6 +56,9 @@ public struct HTTPResponse: Sendable {
     /// Accepts a WebSocket upgrade (HTTP/1.1 requests with `Upgrade: websocket`): the server answers 101 and hands
     /// the connection to the session. On a request that is not an upgrade it is ignored.
     public var webSocket: WebSocketSession?
+    /// Accepts an upgrade to another protocol (HTTP/1.1 requests with `Upgrade: <its protocol>`, e.g. SPDY/3.1): the
+    /// server answers 101 with `headers` and hands the connection's bytes to the session. Otherwise ignored.
+    public var rawUpgrade: RawUpgradeSession?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

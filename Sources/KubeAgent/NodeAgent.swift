@@ -238,14 +238,30 @@ public final class NodeAgent: Service, PodNode, Sendable {
         case .exec:
             let options = try StreamOptions.parse(query: request.query, requiresCommand: true)
             let entry = try await runner.entry(container: options.container)
+            if SPDYUpgrade.isRequested(request) {
+                return try SPDYRemoteCommand.startExec(
+                    request: request, options: options, enter: entry.enter, environment: entry.environment,
+                    logger: logger)
+            }
             return try ExecSession.start(
                 request: request, options: options, enter: entry.enter, environment: entry.environment, logger: logger)
         case .attach:
             let options = try StreamOptions.parse(query: request.query, requiresCommand: false)
             let container = try await runner.attachable(container: options.container)
+            if SPDYUpgrade.isRequested(request) {
+                return try SPDYRemoteCommand.startAttach(
+                    request: request, options: options, container: container, logger: logger)
+            }
             return try AttachSession.start(request: request, options: options, container: container, logger: logger)
         case .portforward:
-            throw .badRequest("\(kind.rawValue) is not supported by this node yet")
+            // Connections are made inside the pod's network namespace (the host's for hostNetwork pods).
+            let shared = pod[path: "spec", "hostNetwork"]?.boolValue == true || !settings.isolation
+            let namespacePath = shared ? "/proc/self/ns/net" : network.namespacePath(pod: runner.key)
+            let namespace = pod[path: "metadata", "namespace"]?.stringValue ?? ""
+            let name = pod[path: "metadata", "name"]?.stringValue ?? ""
+            return try PortForwardSession.start(
+                request: request, pod: "\(namespace)/\(name)", logger: logger,
+                connect: { port in try await connectInNetworkNamespace(path: namespacePath, port: port) })
         }
     }
 }

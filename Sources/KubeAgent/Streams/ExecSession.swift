@@ -8,9 +8,10 @@ import NIOCore
 /// request asked for, carry them both ways, and when the command exits send its status on the error channel and
 /// close. A client that goes away takes the command with it (SIGKILL to its process group).
 public enum ExecSession {
-    /// After the command exits, how long its output may still take to end (something it started in the
-    /// background can hold the pipe open); then what is left is dropped.
-    static let outputGrace: Duration = .seconds(2)
+    /// After the command exits, how long its output may still take to end: long enough for a slow client to take
+    /// megabytes still in flight (2 s cut `exec -i cat` of 3 MB short), bounded because something the command started
+    /// in the background can hold the pipe open (containerd would wait for it without end).
+    static let outputGrace: Duration = .seconds(30)
 
     /// Answers the upgrade; the command starts once the connection is open. `enter` is an argv prefix that runs
     /// the rest inside the container (`nsenter --target <pid> ... --`; empty runs it in the agent's own
