@@ -5,8 +5,9 @@ import Synchronization
 
 /// A WebSocket an HTTP handler accepted (RFC 6455 over HTTP/1.1, as kubectl's exec, attach and port-forward
 /// use): answer the upgrade request with `HTTPResponse.webSocket(session)`, then read `messages` and `send`.
-/// Bounded: at most `inboundMessagesMaximum` messages wait to be read; past that the connection is closed with
-/// 1008 (policy violation) rather than buffering without end.
+/// Bounded with backpressure: once `pauseThreshold` messages wait to be read, the socket is not read until the
+/// reader is down to `resumeThreshold` (the peer's writes wait in TCP); should a single read still bring more than
+/// `inboundMessagesMaximum`, the connection is closed with 1008 (policy violation) rather than buffering without end.
 public final class WebSocketSession: Sendable {
     public enum Message: Sendable, Equatable {
         case binary([UInt8])
@@ -19,15 +20,47 @@ public final class WebSocketSession: Sendable {
     public let subprotocol: String?
     public let inboundMessagesMaximum: Int
     /// Messages as they arrive; finishes when the peer closes or the connection ends.
-    public let messages: AsyncStream<Message>
+    public var messages: Messages { Messages(stream: stream, session: self) }
+    private let stream: AsyncStream<Message>
     private let continuation: AsyncStream<Message>.Continuation
     private let channel = Mutex<(any Channel)?>(nil)
+    /// Messages received and not yet read.
+    private let waiting = Atomic<Int>(0)
+    public static let pauseThreshold = 32
+    public static let resumeThreshold = 8
 
     public init(subprotocol: String?, inboundMessagesMaximum: Int = 1024) {
         self.subprotocol = subprotocol
         self.inboundMessagesMaximum = inboundMessagesMaximum
-        (messages, continuation) = AsyncStream.makeStream(
+        (stream, continuation) = AsyncStream.makeStream(
             of: Message.self, bufferingPolicy: .bufferingOldest(inboundMessagesMaximum))
+    }
+
+    /// The inbound messages, telling the session as each is taken (reading resumes as the reader catches up).
+    public struct Messages: AsyncSequence, Sendable {
+        let stream: AsyncStream<Message>
+        let session: WebSocketSession
+
+        public func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), session: session) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            var base: AsyncStream<Message>.Iterator
+            let session: WebSocketSession
+
+            public mutating func next() async -> Message? {
+                guard let message = await base.next() else { return nil }
+                session.taken()
+                return message
+            }
+        }
+    }
+
+    private func taken() {
+        let left = waiting.subtract(1, ordering: .acquiringAndReleasing).newValue
+        if left == Self.resumeThreshold, let channel = channel.withLock({ $0 }) {
+            channel.setOption(.autoRead, value: true).whenComplete { _ in }
+            channel.read()
+        }
     }
 
     /// Sends one message; returns once it is written. Throws `Closed` after the connection ended.
@@ -48,13 +81,27 @@ public final class WebSocketSession: Sendable {
     }
 
     /// Sends a close frame with `code` and closes the connection.
+    /// Sends a close frame with `code`, then waits (up to `closeTimeout`) for the peer to close: closing the socket
+    /// while the peer's messages (a stdin still being sent) are unread would reset the connection, and the peer
+    /// could lose the end of what it had not read yet.
     public func close(code: UInt16 = 1000) {
         guard let channel = channel.withLock({ $0 }) else { return }
+        closeSent.store(true, ordering: .releasing)
         var data = channel.allocator.buffer(capacity: 2)
         data.writeInteger(code)
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeAndFlush(frame).whenComplete { result in
+            guard case .success = result else {
+                channel.close(promise: nil)
+                return
+            }
+            channel.eventLoop.scheduleTask(in: Self.closeTimeout) { channel.close(promise: nil) }
+        }
     }
+
+    /// How long `close` waits for the peer's close before closing the connection itself.
+    public static let closeTimeout: TimeAmount = .seconds(5)
+    let closeSent = Atomic<Bool>(false)
 
     // MARK: The connection's side
 
@@ -64,6 +111,10 @@ public final class WebSocketSession: Sendable {
     func received(_ message: Message) -> Bool {
         switch continuation.yield(message) {
         case .enqueued:
+            let now = waiting.add(1, ordering: .acquiringAndReleasing).newValue
+            if now >= Self.pauseThreshold, let channel = channel.withLock({ $0 }) {
+                channel.setOption(.autoRead, value: false).whenComplete { _ in }
+            }
             return true
         case .dropped, .terminated:
             return false
@@ -109,6 +160,12 @@ final class WebSocketBridge: ChannelInboundHandler {
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
+            // The answer to our own close: the handshake is done.
+            if session.closeSent.load(ordering: .acquiring) {
+                session.finishInbound()
+                context.close(promise: nil)
+                return
+            }
             let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)

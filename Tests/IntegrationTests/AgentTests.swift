@@ -121,6 +121,14 @@ extension IntegrationTests {
                         "echo from-stdin | \(k.binary) --kubeconfig \(agent.cluster.kubeconfig) exec -i \(pod) -- cat",
                     ], watchdog: 60)
                 #expect(piped.stdout == "from-stdin\n", "\(piped)")
+                // 3 MB through stdin and back, whole.
+                let big = agent.cluster.path("big.bin")
+                _ = try Shell.run("head -c 3000000 /dev/urandom > \(big)")
+                let roundTrip = try Shell.run(
+                    "\(k.binary) --kubeconfig \(agent.cluster.kubeconfig) exec -i \(pod) -- cat < \(big) | sha256sum; sha256sum < \(big)"
+                )
+                let sums = roundTrip.stdout.split(separator: "\n")
+                #expect(sums.count == 2 && sums.first == sums.last, "\(roundTrip)")
                 let terminal = try KelsonRun.run(
                     executable: "/usr/bin/script",
                     [

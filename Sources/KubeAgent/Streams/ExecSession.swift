@@ -54,9 +54,9 @@ public enum ExecSession {
             }
         }
         let client = Task {
-            await StreamPumps.withInput(child.stdin) { writer in
-                await clientMessages(writer: writer, terminal: child.terminal).read(from: connection)
-            }
+            let input = InputState(pipe: await StreamPumps.input(child.stdin))
+            await clientMessages(input: input, terminal: child.terminal).read(from: connection)
+            await input.finish()
             // The client is gone (or the session is over): nothing may outlive it.
             child.kill()
         }
@@ -76,14 +76,11 @@ public enum ExecSession {
 
     /// Stdin into `writer` (a tty's stdin closing sends ^D, the terminal's end of input, since the terminal
     /// itself stays open for output); resizes onto the terminal.
-    private static func clientMessages(
-        writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?, terminal: CInt?
-    ) -> ClientMessages {
-        let input = InputState(writer: writer)
+    private static func clientMessages(input: InputState, terminal: CInt?) -> ClientMessages {
         var messages = ClientMessages()
         messages.stdin = { bytes in await input.write(bytes) }
         messages.closeStdin = {
-            if terminal != nil { await input.write([0x04]) } else { input.finish() }
+            if terminal != nil { await input.write([0x04]) } else { await input.finish() }
         }
         if let terminal {
             messages.resize = { width, height in PseudoTerminal.resize(terminal, width: width, height: height) }
@@ -93,24 +90,26 @@ public enum ExecSession {
 }
 
 /// The child's stdin as the client reader sees it: once a write failed (the child closed its end) or the client
-/// closed stdin, later bytes are dropped.
+/// closed stdin, later bytes are dropped. Each write waits until its bytes reached the pipe.
 private final class InputState: @unchecked Sendable {
     // Only touched from the one task reading the client's messages.
-    private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+    private var pipe: (any Channel)?
 
-    init(writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?) { self.writer = writer }
+    init(pipe: (any Channel)?) { self.pipe = pipe }
 
     func write(_ bytes: [UInt8]) async {
-        guard let writer, !bytes.isEmpty else { return }
+        guard let pipe, !bytes.isEmpty else { return }
         do {
-            try await writer.write(ByteBuffer(bytes: bytes))
+            try await pipe.writeAndFlush(ByteBuffer(bytes: bytes))
         } catch {
-            self.writer = nil
+            self.pipe = nil
+            try? await pipe.close()
         }
     }
 
-    func finish() {
-        writer?.finish()
-        writer = nil
+    func finish() async {
+        let pipe = self.pipe
+        self.pipe = nil
+        try? await pipe?.close()
     }
 }

@@ -32,24 +32,18 @@ enum StreamPumps {
         }
     }
 
-    /// Runs `body` with a writer for `descriptor` (nil when there is none); the descriptor is closed after it
-    /// (the child sees EOF). Takes ownership of `descriptor`.
-    static func withInput(
-        _ descriptor: CInt?, _ body: (NIOAsyncChannelOutboundWriter<ByteBuffer>?) async -> Void
-    ) async {
-        guard let descriptor else { return await body(nil) }
+    /// A channel writing into `descriptor` (the child's stdin), or nil when there is none. Each
+    /// `writeAndFlush` completes once its bytes reached the descriptor, so closing after the last one loses nothing
+    /// (an async writer's `finish` dropped what it still had queued: `exec -i cat` of 3 MB came back short).
+    /// Takes ownership of `descriptor`.
+    static func input(_ descriptor: CInt?) async -> (any Channel)? {
+        guard let descriptor else { return nil }
         do {
-            let pipe = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(output: descriptor) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true))
-                    }
-                }
-            try await pipe.executeThenClose { _, outbound in await body(outbound) }
+            return try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(output: descriptor).get()
         } catch {
-            await body(nil)
+            _ = close(descriptor)
+            return nil
         }
     }
 }
