@@ -80,19 +80,8 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let level: Logger.Level
-        switch logLevel.lowercased() {
-        case "debug": level = .debug
-        case "info": level = .info
-        case "warn", "warning": level = .warning
-        case "error": level = .error
-        default: throw ValidationError("--log-level must be one of debug, info, warn, error")
-        }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let level = try ConsoleLogging.level(logLevel)
+        ConsoleLogging.bootstrap(level)
         let logger = Logger(label: "kelson")
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "."
         let directory = dataDirectory ?? (getuid() == 0 ? "/var/lib/kelson-agent" : home + "/.kelson-agent")

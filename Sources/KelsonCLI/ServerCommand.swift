@@ -140,20 +140,9 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.disableScheduler = disableScheduler
         configuration.etcdListenClientURLs = etcdListenClientURLs.split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let level: Logger.Level
-        switch logLevel.lowercased() {
-        case "debug": level = .debug
-        case "info": level = .info
-        case "warn", "warning": level = .warning
-        case "error": level = .error
-        default: throw ValidationError("--log-level must be one of debug, info, warn, error")
-        }
+        let level = try ConsoleLogging.level(logLevel)
         configuration.logLevel = level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ConsoleLogging.bootstrap(level)
         let logger = Logger(label: "kelson")
         let server = try await ClusterServer(configuration: configuration, logger: logger)
         logger.info("starting kelson server", metadata: ["data-dir": "\(directory)"])

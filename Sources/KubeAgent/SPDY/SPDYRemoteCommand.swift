@@ -16,26 +16,25 @@ public enum SPDYRemoteCommand {
         logger: Logger
     ) throws(KubeError) -> HTTPResponse {
         guard !options.command.isEmpty else { throw .badRequest("you must specify at least 1 command") }
-        let (agreed, upgrade, response) = try SPDYUpgrade.accept(
-            request, supported: RemoteCommandStreams.supported.map(\.rawValue))
-        let channelProtocol = ChannelProtocol(rawValue: agreed) ?? .v1
-        Task {
-            await SPDYUpgrade.serve(upgrade, logger: logger) { session in
-                let expected = RemoteCommandStreams.expectedCount(options, channelProtocol)
-                guard
-                    let streams = await RemoteCommandStreams.wait(
-                        for: expected, session: session, channelProtocol: channelProtocol, logger: logger)
-                else { return }
-                await exec(
-                    streams, argv: enter + options.command, options: options, environment: environment, logger: logger)
-            }
+        return try start(request: request, options: options, logger: logger) { streams in
+            await exec(
+                streams, argv: enter + options.command, options: options, environment: environment, logger: logger)
         }
-        return response
     }
 
     /// Answers the SPDY upgrade for an attach to `container`.
     public static func startAttach(
         request: HTTPRequest, options: StreamOptions, container: any AttachableContainer, logger: Logger
+    ) throws(KubeError) -> HTTPResponse {
+        try start(request: request, options: options, logger: logger) { streams in
+            await attach(streams, options: options, container: container, logger: logger)
+        }
+    }
+
+    /// Accepts the upgrade; once the client has opened the streams the options call for, runs `body` on them.
+    private static func start(
+        request: HTTPRequest, options: StreamOptions, logger: Logger,
+        _ body: @escaping @Sendable (RemoteCommandStreams) async -> Void
     ) throws(KubeError) -> HTTPResponse {
         let (agreed, upgrade, response) = try SPDYUpgrade.accept(
             request, supported: RemoteCommandStreams.supported.map(\.rawValue))
@@ -47,7 +46,7 @@ public enum SPDYRemoteCommand {
                     let streams = await RemoteCommandStreams.wait(
                         for: expected, session: session, channelProtocol: channelProtocol, logger: logger)
                 else { return }
-                await attach(streams, options: options, container: container, logger: logger)
+                await body(streams)
             }
         }
         return response
