@@ -367,7 +367,7 @@ extension IntegrationTests {
                   - name: grpc
                     image: kelson
                     command: ["\(Locations.kelson)", "etcd", "--data-dir", "/tmp/etcd", "--listen-client-urls", "http://0.0.0.0:8083", "--advertise-client-urls", "http://127.0.0.1:8083"]
-                    readinessProbe: {grpc: {port: 8083}, periodSeconds: 1}
+                    readinessProbe: {grpc: {port: 8083}, periodSeconds: 1, timeoutSeconds: 5}
                   - name: nogrpc
                     image: python
                     command: ["python3", "-m", "http.server", "8084"]
@@ -425,12 +425,13 @@ extension IntegrationTests {
                     }, "\(name) restarted by its liveness probe")
             }
             // The gRPC health service of a real gRPC server (kelson etcd) passes; an HTTP server on the port fails.
+            // (A debug kelson etcd on a loaded CI machine can take seconds to start and to answer: a 5 s timeout.)
             #expect(
-                AgentCluster.eventually(20) {
+                AgentCluster.eventually(60) {
                     try Self.jsonpath(
                         k, "get", "pod", "probed", "-o",
                         "jsonpath={.status.containerStatuses[?(@.name==\"grpc\")].ready}") == "true"
-                })
+                }, "grpc readiness: \((try? k.run("describe", "pod", "probed").stdout) ?? "")")
             let notGRPC = try Self.jsonpath(
                 k, "get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[?(@.name==\"nogrpc\")].ready}")
             #expect(notGRPC == "false")
