@@ -350,6 +350,9 @@ extension IntegrationTests {
                 metadata: {name: probed}
                 spec:
                   terminationGracePeriodSeconds: 2
+                  # The binary under test, by a hostPath: a container's /tmp is its own, so a build under the
+                  # host's /tmp (a CI clone) is not visible at its path.
+                  volumes: [{name: bin, hostPath: {path: \(URL(fileURLWithPath: Locations.kelson).deletingLastPathComponent().path), type: Directory}}]
                   containers:
                   - name: live
                     image: busybox
@@ -366,7 +369,8 @@ extension IntegrationTests {
                     livenessProbe: {tcpSocket: {port: 8082}, periodSeconds: 1, failureThreshold: 2}
                   - name: grpc
                     image: kelson
-                    command: ["\(Locations.kelson)", "etcd", "--data-dir", "/tmp/etcd", "--listen-client-urls", "http://0.0.0.0:8083", "--advertise-client-urls", "http://127.0.0.1:8083"]
+                    command: ["/kelson-bin/\(URL(fileURLWithPath: Locations.kelson).lastPathComponent)", "etcd", "--data-dir", "/tmp/etcd", "--listen-client-urls", "http://0.0.0.0:8083", "--advertise-client-urls", "http://127.0.0.1:8083"]
+                    volumeMounts: [{name: bin, mountPath: /kelson-bin}]
                     readinessProbe: {grpc: {port: 8083}, periodSeconds: 1, timeoutSeconds: 5}
                   - name: nogrpc
                     image: python
@@ -425,7 +429,7 @@ extension IntegrationTests {
                     }, "\(name) restarted by its liveness probe")
             }
             // The gRPC health service of a real gRPC server (kelson etcd) passes; an HTTP server on the port fails.
-            // (A debug kelson etcd on a loaded CI machine can take seconds to start and to answer: a 5 s timeout.)
+            // (A debug kelson etcd on a loaded machine can take seconds to start and to answer: a 5 s timeout.)
             #expect(
                 AgentCluster.eventually(60) {
                     try Self.jsonpath(
