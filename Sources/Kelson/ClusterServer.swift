@@ -188,12 +188,12 @@ struct APIServerService: Service {
     let agent: @Sendable () -> NodeAgent?
 
     func run() async throws {
-        if let agent = agent(), let problem = NodeAgent.unmetRequirements(isolation: agent.settings.isolation) {
+        let agent = agent()
+        if let agent, let problem = NodeAgent.unmetRequirements(isolation: agent.settings.isolation) {
             throw KelsonError(problem)
         }
         let url = try await server.start()
         let manager = controllers(url)
-        let agent = agent()
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let manager { group.addTask { try await manager.run() } }
             if let agent { group.addTask { try await agent.run() } }

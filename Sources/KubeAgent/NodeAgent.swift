@@ -40,7 +40,7 @@ public final class NodeAgent: Service, PodNode, Sendable {
         services = Informer(client: client, path: "/api/v1/services")
         slices = Informer(client: client, path: "/apis/discovery.k8s.io/v1/endpointslices")
         network = PodNetwork(instance: settings.instance, clusterCIDR: settings.clusterCIDR)
-        proxy = ServiceProxy(instance: settings.instance, podCIDR: network.podCIDR, bridge: network.bridge)
+        proxy = ServiceProxy(instance: settings.instance, podCIDR: network.podCIDR)
         dnsRecords = ClusterDNSRecords(clusterDomain: settings.clusterDomain)
     }
 

@@ -36,7 +36,7 @@ import Testing
     /// The script is what nft accepts (checked by the real nft, without committing anything).
     @Test func scriptIsValidNftables() throws {
         guard getuid() == 0, HostCommand.exists("nft") else { return }
-        let proxy = ServiceProxy(instance: "t0test", podCIDR: "10.42.0.0/24", bridge: "kbt0test")
+        let proxy = ServiceProxy(instance: "t0test", podCIDR: "10.42.0.0/24")
         let noEndpoints: JSONValue = [
             "metadata": ["name": "empty", "namespace": "default"],
             "spec": ["clusterIP": "10.43.0.21", "ports": [["port": 81, "protocol": "UDP"]]],

@@ -356,7 +356,6 @@ actor PodRunner {
             }
             CGroup(relativePath: "kelson-\(runtime.settings.instance)/\(uid)/\(containers[index].name)").destroy()
         }
-        CGroup.removeTree(CGroup.root + "/memory/kelson-\(runtime.settings.instance)/\(uid)")
         for directory in CGroup(relativePath: "kelson-\(runtime.settings.instance)/\(uid)").directories {
             CGroup.removeTree(directory)
         }

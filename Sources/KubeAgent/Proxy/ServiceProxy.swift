@@ -13,20 +13,15 @@ import KubeAPI
 struct ServiceProxy: Sendable {
     let instance: String
     let podCIDR: String
-    let bridge: String
 
     var table: String { "kelson_\(instance)" }
 
-    struct Rule: Equatable {
+    struct Rule {
         var address: String
         var port: Int64
         var proto: String
         var endpoints: [(ip: String, port: Int64)]
         var affinity: Bool
-        static func == (a: Rule, b: Rule) -> Bool {
-            a.address == b.address && a.port == b.port && a.proto == b.proto && a.affinity == b.affinity
-                && a.endpoints.map { "\($0.ip):\($0.port)" } == b.endpoints.map { "\($0.ip):\($0.port)" }
-        }
     }
 
     /// Rules for every Service port: ClusterIP ones, and NodePort ones (address "" means any local address).
