@@ -19,6 +19,15 @@ public struct CRC32C: Sendable {
         return self
     }
 
+    /// The same over raw bytes, without generic iteration (the write-ahead log checksums every record).
+    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        var crc = state
+        Self.table.withUnsafeBufferPointer { table in
+            for byte in buffer { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        }
+        state = crc
+    }
+
     /// Big-endian, so the hash does not depend on the machine.
     public mutating func update(_ number: Int64) {
         update((0..<8).reversed().map { UInt8(truncatingIfNeeded: UInt64(bitPattern: number) >> ($0 * 8)) })

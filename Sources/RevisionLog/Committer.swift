@@ -370,7 +370,11 @@ final class Committer: @unchecked Sendable {
     /// Publishes a committed group to observers and acknowledges its writers once it is durable: at once when
     /// `write` made it durable, else through the syncer after its next sync.
     private func publish(_ batch: SyncBatch) {
-        if let syncer { return syncer.enqueue(batch) }
+        if let syncer {
+            // Alone in the queue: sync on this thread (see `Syncer.syncInline`); else pipeline with the syncer.
+            if queue.isEmpty && syncer.syncInline(batch) { return }
+            return syncer.enqueue(batch)
+        }
         if let follower { return follower.enqueue(batch) }
         if !batch.committed.isEmpty { onCommit(batch.committed, batch.head) }
         for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }

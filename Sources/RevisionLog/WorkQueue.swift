@@ -52,6 +52,13 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
     }
 
     /// Wakes the thread without an item (`Batch.woken`).
+    /// True when nothing waits in the queue.
+    var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return items.isEmpty
+    }
+
     func wake() {
         condition.lock()
         woken = true

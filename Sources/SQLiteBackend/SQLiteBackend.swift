@@ -11,10 +11,19 @@ public struct SQLiteConfiguration: Sendable {
     public var path: String
     /// Reader connections kept open; more concurrent readers wait for one to come back.
     public var maximumReaders = 8
-    /// Every acknowledged write survives power loss: each commit is followed by an fdatasync of the WAL
-    /// before `write` returns. Turning it off (`synchronous=OFF`, no fsync) is for tests and benchmarks of the
-    /// rest of the system only.
+    /// Every acknowledged write survives power loss: each group is appended to Kelson's write-ahead log
+    /// (`WriteAheadLog`), and acknowledged once an fdatasync of the log covered it. Turning it off (no log,
+    /// `synchronous=OFF`, no fsync) is for tests and benchmarks of the rest of the system only.
     public var durable = true
+    /// The log's file system calls (a test counts syncs through its own; the power-cut simulation journals).
+    public var logIO: any LogFileIO = SystemLogIO()
+    /// Size of a log segment (preallocated).
+    public var logSegmentSize: Int64 = 64 << 20
+    /// SQLite's transaction over logged groups is committed once it holds this many ops or is this old (or at once
+    /// when a read needs what it holds): one commit writes each page the batch touched once, however many groups
+    /// touched it.
+    public var batchMaximumOperations = 20_000
+    public var batchMaximumDuration: Duration = .milliseconds(20)
     /// WAL length (pages of 4 KiB) at which the background checkpointer copies the WAL into the database.
     public var checkpointThresholdPages: Int32 = 16_384
     /// Where the backend reports trouble it works around (a background checkpointer that could not start).
@@ -30,8 +39,14 @@ public final class SQLiteBackend: LogBackend {
     public let configuration: SQLiteConfiguration
     private let writer: Mutex<SQLiteConnection?>
     private let readers: ConnectionPool<SQLiteConnection>
-    /// The WAL file, opened on the first sync (it exists once the first transaction committed).
+    /// SQLite's WAL file, opened on the first sync of it (to trim the log).
     private let walFile = Mutex<Int32>(-1)
+    /// Kelson's own log (nil unless `durable`).
+    let log: WriteAheadLog?
+    /// SQLite's open transaction over logged groups (writer lock).
+    let batch = Mutex(Batch())
+    /// The last log record committed into SQLite (not necessarily durable there).
+    let committedSequence: Atomic<UInt64>
     private let checkpointer: Checkpointer
     /// Held until `close`: one process per file (see `FileLock`).
     private let lock: Mutex<FileLock?>
@@ -46,12 +61,21 @@ public final class SQLiteBackend: LogBackend {
         guard mode == "wal" else {
             throw StoreError(.backendFailure, "\(configuration.path): SQLite refused WAL mode (got \(mode))")
         }
-        // NORMAL in WAL mode: a commit writes its frames without an fsync, and `write` then fdatasyncs the WAL
-        // itself (`syncWAL`). That is as durable as FULL, which in WAL mode also pads every commit to a sector
-        // boundary with extra frames (measured slower here); checkpoints still fsync the WAL before copying it.
+        // NORMAL in WAL mode: commits write their frames without an fsync (Kelson's log is the durability point),
+        // checkpoints fsync the WAL before copying it and the database after, so SQLite's file stays consistent and
+        // loses at most its last commits in a power cut, which the log still holds.
         try connection.execute("PRAGMA synchronous = \(configuration.durable ? "NORMAL" : "OFF")")
+        // A batch's pages stay in memory until its commit instead of spilling into the WAL early.
+        try connection.execute("PRAGMA cache_size = -65536")
         try Schema.migrate(connection)
-        synchronizedDirectory = try configuration.durable ? Self.synchronizeDirectory(of: configuration.path) : nil
+        let logDirectory = configuration.path + "-log"
+        if configuration.durable {
+            let applied = try LogRecovery.recover(
+                connection, logDirectory: logDirectory, logger: configuration.logger)
+            committedSequence = Atomic(applied)
+        } else {
+            committedSequence = Atomic(0)
+        }
         checkpointer = Checkpointer(
             path: configuration.path, thresholdFrames: configuration.checkpointThresholdPages,
             logger: configuration.logger)
@@ -64,6 +88,18 @@ public final class SQLiteBackend: LogBackend {
             open: { () throws(StoreError) in
                 try SQLiteConnection(path: path, readOnly: true)
             }, close: { $0.close() })
+        if configuration.durable {
+            let durablyApplied = DurablyApplied()
+            log = try WriteAheadLog(
+                directory: logDirectory, nextSequence: committedSequence.load(ordering: .relaxed) + 1,
+                segmentSize: configuration.logSegmentSize, io: configuration.logIO, logger: configuration.logger,
+                durablyApplied: { try durablyApplied.backend?.syncCommitted() ?? 0 })
+            synchronizedDirectory = try Self.synchronizeDirectory(of: configuration.path)
+            durablyApplied.backend = self
+        } else {
+            log = nil
+            synchronizedDirectory = nil
+        }
     }
 
     private static func journalMode(_ connection: SQLiteConnection) throws(StoreError) -> String {
@@ -91,26 +127,26 @@ public final class SQLiteBackend: LogBackend {
         return directory
     }
 
-    /// fdatasync of the WAL file: makes every committed frame durable (an fsync covers the file, whichever
-    /// descriptor it goes through). SQLite recovers only whole transactions from the WAL, so a crash before the
-    /// sync loses whole unacknowledged transactions, never part of one.
-    private func syncWAL() throws {
-        guard configuration.durable else { return }
-        try walFile.withLock { descriptor in
+    /// Makes what SQLite committed durable (an fdatasync of its WAL; what a checkpoint already copied out of the WAL
+    /// was fsynced in the database by that checkpoint) and answers the last log record it covers, so the log may
+    /// drop the segments up to it. Runs on the log's maintenance thread.
+    func syncCommitted() throws -> UInt64 {
+        let committed = committedSequence.load(ordering: .acquiring)
+        let path = configuration.path + "-wal"
+        try walFile.withLock { descriptor throws(StoreError) in
             if descriptor < 0 {
-                descriptor = open(configuration.path + "-wal", O_RDONLY | O_CLOEXEC)
+                descriptor = open(path, O_RDONLY | O_CLOEXEC)
                 guard descriptor >= 0 else {
-                    throw StoreError(
-                        .backendFailure, "cannot open \(configuration.path)-wal to sync it: errno \(errno)")
+                    throw StoreError(.backendFailure, "cannot open \(path) to sync it: errno \(errno)")
                 }
             }
-            guard fdatasync(descriptor) == 0 else {
-                throw StoreError(.backendFailure, "fdatasync of \(configuration.path)-wal failed: errno \(errno)")
-            }
+            try configuration.logIO.sync(descriptor, path: path)
         }
+        return committed
     }
 
     public func read<Result>(_ body: (any BackendReader) throws -> Result) throws -> Result {
+        try commitForReaders()
         let connection = try readers.take()
         defer { readers.give(back: connection) }
         try connection.run("BEGIN")
@@ -119,12 +155,26 @@ public final class SQLiteBackend: LogBackend {
     }
 
     public func write<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
+        guard let log else { return try writeWithoutLog(body) }
+        return try withWriter { connection in
+            try logged(connection, log) { view in
+                let recorder = RecordingWriter(view: view)
+                return (try body(recorder), recorder.operations)
+            }
+        }
+    }
+
+    public var defersDurability: Bool { log != nil }
+
+    public func sync() throws { try log?.sync() }
+
+    /// Without a log (not `durable`): one SQLite transaction per group, no fsync.
+    private func writeWithoutLog<Result>(_ body: (any BackendWriter) throws -> Result) throws -> Result {
         try withWriter { connection in
             try connection.run("BEGIN IMMEDIATE")
             do {
                 let result = try body(SQLiteView(connection: connection))
                 try connection.finishTransaction(commit: true)
-                try syncWAL()
                 return result
             } catch {
                 try? connection.finishTransaction(commit: false)
@@ -135,36 +185,38 @@ public final class SQLiteBackend: LogBackend {
 
     public func compactBatch(revision: Int64, cursor: Int64, limit: Int) throws -> Int64? {
         try withWriter { connection in
-            guard let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
-                cursor < lastID
-            else { return nil }
-            // The batch ends after `limit` rows still in the log, not `limit` ids: when the compaction point moves
-            // on the walk starts again from the beginning, and most ids there are already deleted.
-            let upper =
-                try connection.integer(
-                    "SELECT max(id) FROM (SELECT id FROM kv_log WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
-                    cursor, lastID, Int64(limit)) ?? lastID
-            try connection.run("BEGIN IMMEDIATE")
+            if log == nil { try connection.run("BEGIN IMMEDIATE") } else { try openBatch(connection) }
             do {
-                // A row is history once it is a tombstone or a later row of its key exists at or
-                // below the compaction revision; the latest put of each key stays readable.
-                let delete = try connection.statement(
-                    """
-                    DELETE FROM kv_log WHERE id IN (
-                      SELECT a.id FROM kv_log a WHERE a.id > ?1 AND a.id <= ?2 AND a.revision <= ?3
-                      AND (a.deleted = 1 OR EXISTS (
-                        SELECT 1 FROM kv_log b WHERE b.key = a.key AND b.revision <= ?3 AND b.id > a.id)))
-                    """)
-                delete.bind(1, cursor)
-                delete.bind(2, upper)
-                delete.bind(3, revision)
-                try delete.run()
-                try connection.finishTransaction(commit: true)
+                guard
+                    let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
+                    cursor < lastID
+                else {
+                    if log == nil { try connection.finishTransaction(commit: true) }
+                    return nil
+                }
+                // The batch ends after `limit` rows still in the log, not `limit` ids: when the compaction point moves
+                // on the walk starts again from the beginning, and most ids there are already deleted.
+                let upper =
+                    try connection.integer(
+                        "SELECT max(id) FROM (SELECT id FROM kv_log WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                        cursor, lastID, Int64(limit)) ?? lastID
+                if let log {
+                    // Logged, so a replay removes the same rows before it repeats what the log holds after it.
+                    let operation = LogOperation.compactBatch(revision: revision, cursor: cursor, upper: upper)
+                    try logged(connection, log) { view in
+                        try operation.apply(to: view)
+                        return ((), [operation])
+                    }
+                } else {
+                    try SQLiteView(connection: connection).removeCompacted(
+                        revision: revision, cursor: cursor, upper: upper)
+                    try connection.finishTransaction(commit: true)
+                }
+                return upper < lastID ? upper : nil
             } catch {
-                try? connection.finishTransaction(commit: false)
+                if log == nil { try? connection.finishTransaction(commit: false) }
                 throw error
             }
-            return upper < lastID ? upper : nil
         }
     }
 
@@ -183,6 +235,7 @@ public final class SQLiteBackend: LogBackend {
     /// truncates the WAL, so both files shrink. Holds the writer connection throughout.
     public func defragment() throws {
         try withWriter { connection in
+            try commitBatch(connection)
             try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             try connection.execute("VACUUM")
             try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -195,24 +248,36 @@ public final class SQLiteBackend: LogBackend {
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(.backendFailure, "snapshot target \(path) already exists")
         }
+        try commitForReaders()
         let connection = try readers.take()
         defer { readers.give(back: connection) }
         try connection.execute("VACUUM INTO '\(path.replacingOccurrences(of: "'", with: "''"))'")
     }
 
-    private func withWriter<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
+    func withWriter<Result>(_ body: (SQLiteConnection) throws -> Result) throws -> Result {
         try writer.withLock { connection in
             guard let connection else { throw StoreError.stopped }
             return try body(connection)
         }
     }
 
-    /// The writer closes last: as the last connection it checkpoints the WAL into the database and removes it,
-    /// so the next start opens one file with no WAL to recover.
+    /// The writer closes last: as the last connection it checkpoints the WAL into the database (fsyncing it) and
+    /// removes it; then the log is removed too, so the next start opens one file with nothing to replay. If the
+    /// database could not take everything in, the log stays for the next start to replay.
     public func close() {
+        guard lock.withLock({ $0 != nil }) else { return }  // closed already, or abandoned (tests)
         checkpointer.stop()
         readers.close()
+        var folded = true
         writer.withLock { connection in
+            if let connection {
+                do { try commitBatch(connection) } catch {
+                    folded = false
+                    configuration.logger.error(
+                        "could not commit the last batch into SQLite; the log keeps it for the next start",
+                        metadata: ["error": "\(error)"])
+                }
+            }
             connection?.close()
             connection = nil
         }
@@ -220,6 +285,36 @@ public final class SQLiteBackend: LogBackend {
             if descriptor >= 0 { Glibc.close(descriptor) }
             descriptor = -1
         }
+        if let log {
+            let removable = folded && !FileManager.default.fileExists(atPath: configuration.path + "-wal")
+            log.close(removeFiles: removable)
+        }
         lock.withLock { $0 = nil }
     }
+}
+
+extension SQLiteBackend {
+    /// Tests: stops like a killed process would, as far as the files can tell. SQLite's open batch is rolled back,
+    /// the log stays as it is, nothing is folded or removed; the file lock is released so the test can reopen.
+    func abandon() {
+        checkpointer.stop()
+        readers.close()
+        writer.withLock { connection in
+            try? connection?.finishTransaction(commit: false)
+            // The last connection's close folds the committed WAL into the database: what a later open would do.
+            connection?.close()
+            connection = nil
+        }
+        walFile.withLock { descriptor in
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+        }
+        log?.close(removeFiles: false)
+        lock.withLock { $0 = nil }
+    }
+}
+
+/// Lets the log's trimming reach the backend that owns it (created before the backend is complete).
+private final class DurablyApplied: @unchecked Sendable {
+    weak var backend: SQLiteBackend?
 }

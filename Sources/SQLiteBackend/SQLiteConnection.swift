@@ -52,9 +52,12 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
     /// Ends the open transaction. Statements left mid-result are reset first: SQLite refuses to
     /// commit while a read statement is still active.
     func finishTransaction(commit: Bool) throws(StoreError) {
-        statements.values.forEach { $0.reset() }
+        resetStatements()
         try run(commit ? "COMMIT" : "ROLLBACK")
     }
+
+    /// Resets every cached statement (SQLite refuses to end a transaction or savepoint under one mid-result).
+    func resetStatements() { statements.values.forEach { $0.reset() } }
 
     /// Runs one statement that returns no rows through the statement cache: for BEGIN and COMMIT on every
     /// transaction, where `execute` would parse the SQL again each time.

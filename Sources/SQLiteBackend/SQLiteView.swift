@@ -147,6 +147,22 @@ final class SQLiteView: BackendWriter {
         }
     }
 
+    /// Removes the log rows with `cursor < id <= upper` that compacting at `revision` makes obsolete: tombstones, and
+    /// rows superseded by a later row of their key at or below `revision` (the latest put of each key stays).
+    func removeCompacted(revision: Int64, cursor: Int64, upper: Int64) throws {
+        let delete = try connection.statement(
+            """
+            DELETE FROM kv_log WHERE id IN (
+              SELECT a.id FROM kv_log a WHERE a.id > ?1 AND a.id <= ?2 AND a.revision <= ?3
+              AND (a.deleted = 1 OR EXISTS (
+                SELECT 1 FROM kv_log b WHERE b.key = a.key AND b.revision <= ?3 AND b.id > a.id)))
+            """)
+        delete.bind(1, cursor)
+        delete.bind(2, upper)
+        delete.bind(3, revision)
+        try delete.run()
+    }
+
     func leases() throws -> [LeaseRecord] {
         let statement = try connection.statement("SELECT id, ttl FROM lease ORDER BY id")
         var result: [LeaseRecord] = []

@@ -27,6 +27,11 @@ import RevisionLog
 ///   either: it is `kv_live.lease`, indexed by the partial index `kv_live_by_lease`.
 /// - `kelson_metadata`: small named values outside the revision log (`name` text, `value` blob):
 ///   the member identity, the auth state.
+///
+/// Added in schema version 3:
+/// - `kelson_state.log_sequence`: the sequence number of the last record of Kelson's write-ahead log
+///   (`WriteAheadLog`, the directory `kelson.db-log/`) that this database holds; start-up replays the records after
+///   it. 0 for a database that never had a log.
 enum Schema {
     /// Migrations by the version they produce; `migrations[0]` makes version 1.
     static let migrations: [String] = [
@@ -70,6 +75,9 @@ enum Schema {
             name BLOB PRIMARY KEY,
             value BLOB NOT NULL
         ) WITHOUT ROWID;
+        """,
+        """
+        ALTER TABLE kelson_state ADD COLUMN log_sequence INTEGER NOT NULL DEFAULT 0;
         """,
     ]
 

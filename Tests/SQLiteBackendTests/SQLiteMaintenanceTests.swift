@@ -72,7 +72,8 @@ struct SQLiteMaintenanceTests {
         var handle: OpaquePointer?
         sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READWRITE, nil)
         let downgrade = """
-            DROP INDEX kv_live_by_lease; DROP TABLE lease; DROP TABLE kelson_metadata; PRAGMA user_version = 1;
+            DROP INDEX kv_live_by_lease; DROP TABLE lease; DROP TABLE kelson_metadata;
+            ALTER TABLE kelson_state DROP COLUMN log_sequence; PRAGMA user_version = 1;
             """
         #expect(sqlite3_exec(handle, downgrade, nil, nil, nil) == SQLITE_OK)
         sqlite3_close_v2(handle)
