@@ -11,13 +11,14 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
     private var statements: [String: Statement] = [:]
     let path: String
 
-    init(path: String, readOnly: Bool) throws(StoreError) {
+    /// `vfs`: the name of a registered SQLite VFS (nil: the default one).
+    init(path: String, readOnly: Bool, vfs: String? = nil) throws(StoreError) {
         self.path = path
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX
         var opened: OpaquePointer?
-        let status = sqlite3_open_v2(path, &opened, flags, nil)
+        let status = sqlite3_open_v2(path, &opened, flags, vfs)
         handle = opened
         guard status == SQLITE_OK else {
             let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
