@@ -259,7 +259,7 @@ let package = Package(
             dependencies: ["PostgresBackend", "RevisionLog", "RevisionLogTesting", "CLibPQ"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness", "KubeAPI"]
+            dependencies: ["EtcdClient", "EtcdAPI", "GRPCWire", "Robustness", "KubeAPI", "SQLiteBackend"]
         ),
     ],
     swiftLanguageModes: [.v6]

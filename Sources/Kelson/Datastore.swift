@@ -61,7 +61,11 @@ public enum Datastore: Sendable, Equatable, CustomStringConvertible {
             } catch {
                 throw KelsonError("cannot create data directory \(directory): \(error.localizedDescription)")
             }
-            return try SQLiteBackend(configuration: SQLiteConfiguration(path: path))
+            var configuration = SQLiteConfiguration(path: path)
+            // Tests only (the power-cut torture mode): see `SimulatedPowerCut`.
+            configuration.simulatePowerCut =
+                ProcessInfo.processInfo.environment[SimulatedPowerCut.environmentVariable] == "1"
+            return try SQLiteBackend(configuration: configuration)
         case .postgres(let url):
             var configuration = PostgresConfiguration(url: url)
             configuration.createsTables = creating

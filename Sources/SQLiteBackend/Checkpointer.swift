@@ -24,6 +24,7 @@ import Synchronization
 /// the WAL (at `forceFrames`, copying everything in the commit that gets there).
 final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `worker.condition`
     private let path: String
+    private let vfs: String?
     private let logger: Logger
     let thresholdFrames: Int32
     let catchUpFrames: Int32
@@ -39,8 +40,9 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
     /// are serialized by the backend).
     private var previousFrames: Int32 = 0
 
-    init(path: String, thresholdFrames: Int32, logger: Logger) {
+    init(path: String, vfs: String? = nil, thresholdFrames: Int32, logger: Logger) {
         self.path = path
+        self.vfs = vfs
         self.logger = logger
         self.thresholdFrames = thresholdFrames
         catchUpFrames = thresholdFrames + thresholdFrames / 8
@@ -90,7 +92,7 @@ final class Checkpointer: @unchecked Sendable {  // `requested` is guarded by `w
     private func run() {
         let connection: SQLiteConnection
         do {
-            connection = try SQLiteConnection(path: path, readOnly: false)
+            connection = try SQLiteConnection(path: path, readOnly: false, vfs: vfs)
         } catch {
             // Requests raised by later commits are left unanswered; `stop()` finds the thread finished.
             logger.error(

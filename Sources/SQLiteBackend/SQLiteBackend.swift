@@ -23,7 +23,18 @@ public struct SQLiteConfiguration: Sendable {
     /// when a read needs what it holds): one commit writes each page the batch touched once, however many groups
     /// touched it.
     public var batchMaximumOperations = 20_000
-    public var batchMaximumDuration: Duration = .milliseconds(20)
+    public var batchMaximumDuration: Duration = .seconds(1)
+    /// Tests: every file goes through the power-cut journals (`SimulatedPowerCut`), so a simulated power cut after a
+    /// SIGKILL takes back everything not synced. Slow; `kelson etcd` sets it when `KELSON_SIMULATE_POWER_CUT=1`.
+    public var simulatePowerCut = false {
+        didSet { if simulatePowerCut { logIO = PowerCutLogIO() } }
+    }
+    /// The SQLite VFS connections open with (the power-cut one when simulating).
+    var vfs: String? {
+        guard simulatePowerCut else { return nil }
+        SimulatedPowerCut.registerVFS()
+        return SimulatedPowerCut.vfsName
+    }
     /// WAL length (pages of 4 KiB) at which the background checkpointer copies the WAL into the database.
     public var checkpointThresholdPages: Int32 = 16_384
     /// Where the backend reports trouble it works around (a background checkpointer that could not start).
@@ -54,9 +65,14 @@ public final class SQLiteBackend: LogBackend {
     let synchronizedDirectory: String?
 
     public init(configuration: SQLiteConfiguration) throws {
+        var configuration = configuration
+        // Absolute, as SQLite names its files (the power-cut journals are kept by path).
+        if !configuration.path.hasPrefix("/") {
+            configuration.path = FileManager.default.currentDirectoryPath + "/" + configuration.path
+        }
         self.configuration = configuration
         lock = Mutex(try FileLock(path: configuration.path))
-        let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
+        let connection = try SQLiteConnection(path: configuration.path, readOnly: false, vfs: configuration.vfs)
         let mode = try Self.journalMode(connection)
         guard mode == "wal" else {
             throw StoreError(.backendFailure, "\(configuration.path): SQLite refused WAL mode (got \(mode))")
@@ -77,16 +93,17 @@ public final class SQLiteBackend: LogBackend {
             committedSequence = Atomic(0)
         }
         checkpointer = Checkpointer(
-            path: configuration.path, thresholdFrames: configuration.checkpointThresholdPages,
+            path: configuration.path, vfs: configuration.vfs, thresholdFrames: configuration.checkpointThresholdPages,
             logger: configuration.logger)
         checkpointer.register(on: connection)
         checkpointer.start()
         writer = Mutex(connection)
         let path = configuration.path
+        let vfs = configuration.vfs
         readers = ConnectionPool(
             maximum: configuration.maximumReaders,
             open: { () throws(StoreError) in
-                try SQLiteConnection(path: path, readOnly: true)
+                try SQLiteConnection(path: path, readOnly: true, vfs: vfs)
             }, close: { $0.close() })
         if configuration.durable {
             let durablyApplied = DurablyApplied()

@@ -96,6 +96,8 @@ struct SQLiteStorageTests {
         let directory = try TemporaryDirectory()
         var backendConfiguration = SQLiteConfiguration(path: directory.databasePath)
         backendConfiguration.checkpointThresholdPages = 256
+        // Commits as often as without the log's batching: the writer's catch-up runs between two commits.
+        backendConfiguration.batchMaximumOperations = 16
         let store = try Store(
             backend: try SQLiteBackend(configuration: backendConfiguration), configuration: StoreConfiguration(),
             logger: conformanceLogger())

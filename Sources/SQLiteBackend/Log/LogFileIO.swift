@@ -9,6 +9,12 @@ public protocol LogFileIO: Sendable {
     func write(_ descriptor: Int32, path: String, bytes: UnsafeRawBufferPointer, at offset: Int64) throws(StoreError)
     /// fdatasync: every write to `path` that returned before this call began is durable when it returns.
     func sync(_ descriptor: Int32, path: String) throws(StoreError)
+    /// After `path` was renamed to `target` or deleted (`target` nil).
+    func didMove(_ path: String, to target: String?)
+}
+
+extension LogFileIO {
+    public func didMove(_ path: String, to target: String?) {}
 }
 
 /// The real system calls.

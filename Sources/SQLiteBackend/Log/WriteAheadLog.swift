@@ -156,6 +156,7 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
             return files.spare
         }
         if let spare, rename(spare, path) == 0 {
+            io.didMove(spare, to: path)
             current = try SegmentFile.open(path: path, first: first, io: io)
             currentSize = segmentSize
         } else {
@@ -194,6 +195,7 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
         let path = directory + "/spare.tmp"
         do {
             unlink(path)
+            io.didMove(path, to: nil)
             _ = try SegmentFile.create(path: path, first: 0, size: segmentSize, io: io)
             files.withLock { $0.spare = path }
         } catch {
@@ -212,6 +214,7 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
             var removed = 0
             for index in 0..<(all.count - 1) where all[index + 1].first - 1 <= applied {
                 unlink(all[index].path)
+                io.didMove(all[index].path, to: nil)
                 removed += 1
             }
             guard removed > 0 else { return }
@@ -242,7 +245,10 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
         maintenance.stop()
         guard removeFiles else { return }
         let paths = files.withLock { files in files.segments.map(\.path) + (files.spare.map { [$0] } ?? []) }
-        for path in paths { unlink(path) }
+        for path in paths {
+            unlink(path)
+            io.didMove(path, to: nil)
+        }
         rmdir(directory)
     }
 
