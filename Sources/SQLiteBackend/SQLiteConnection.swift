@@ -57,6 +57,9 @@ final class SQLiteConnection: @unchecked Sendable {  // one thread at a time, ha
         try run(commit ? "COMMIT" : "ROLLBACK")
     }
 
+    /// The rowid of the last row inserted on this connection (`kv_log.id` right after a log insert).
+    var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Resets every cached statement (SQLite refuses to end a transaction or savepoint under one mid-result).
     func resetStatements() { statements.values.forEach { $0.reset() } }
 

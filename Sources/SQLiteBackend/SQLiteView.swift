@@ -19,12 +19,15 @@ final class SQLiteView: BackendWriter {
         compactedThrough = statement.int64(2)
     }
 
-    private static let liveColumns = "key, create_revision, mod_revision, version, value, lease"
+    /// Head rows: kv_live joined, by rowid, to the log row holding the value (driven from kv_live, in key order).
+    private static let liveColumns = "k.key, k.create_revision, k.mod_revision, k.version, l.value, k.lease"
+    private static let liveTables = "kv_live k CROSS JOIN kv_log l ON l.id = k.log_id"
     private static let logColumns = "l.key, l.create_revision, l.revision, l.version, l.value, l.lease"
 
     func get(_ key: [UInt8], at revision: Int64) throws -> KeyValue? {
         if revision == 0 {
-            let statement = try connection.statement("SELECT \(Self.liveColumns) FROM kv_live WHERE key = ?1")
+            let statement = try connection.statement(
+                "SELECT \(Self.liveColumns) FROM \(Self.liveTables) WHERE k.key = ?1")
             statement.bind(1, key)
             return try statement.step() ? Self.keyValue(statement) : nil
         }
@@ -46,7 +49,10 @@ final class SQLiteView: BackendWriter {
         let statement: Statement
         if revision == 0 {
             statement = try connection.statement(
-                "SELECT \(Self.liveColumns) FROM kv_live WHERE \(keyCondition) ORDER BY key LIMIT ?4")
+                """
+                SELECT \(Self.liveColumns) FROM \(Self.liveTables)
+                WHERE \(keyCondition.replacingOccurrences(of: "key", with: "k.key")) ORDER BY k.key LIMIT ?4
+                """)
         } else {
             statement = try connection.statement(
                 """
@@ -130,7 +136,7 @@ final class SQLiteView: BackendWriter {
         case .put:
             let live = try connection.statement(
                 """
-                INSERT OR REPLACE INTO kv_live (key, create_revision, mod_revision, version, lease, value)
+                INSERT OR REPLACE INTO kv_live (key, create_revision, mod_revision, version, lease, log_id)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                 """)
             live.bind(1, keyValue.key)
@@ -138,7 +144,7 @@ final class SQLiteView: BackendWriter {
             live.bind(3, keyValue.modRevision)
             live.bind(4, keyValue.version)
             live.bind(5, keyValue.lease)
-            live.bind(6, keyValue.value)
+            live.bind(6, connection.lastInsertedRowID)
             try live.run()
         case .delete:
             let live = try connection.statement("DELETE FROM kv_live WHERE key = ?1")

@@ -28,6 +28,11 @@ import RevisionLog
 /// - `kelson_metadata`: small named values outside the revision log (`name` text, `value` blob):
 ///   the member identity, the auth state.
 ///
+/// Changed in schema version 4:
+/// - `kv_live` no longer holds a second copy of each value: its `value` column became `log_id`, the `kv_log` row
+///   (its `id`) that wrote the key's current state, whose `value` head reads join in. Compaction never removes that
+///   row (it is the latest of its key). Values are so written once, in the log.
+///
 /// Added in schema version 3:
 /// - `kelson_state.log_sequence`: the sequence number of the last record of Kelson's write-ahead log
 ///   (`WriteAheadLog`, the directory `kelson.db-log/`) that this database holds; start-up replays the records after
@@ -78,6 +83,24 @@ enum Schema {
         """,
         """
         ALTER TABLE kelson_state ADD COLUMN log_sequence INTEGER NOT NULL DEFAULT 0;
+        """,
+        """
+        CREATE TABLE kv_live_next (
+            key BLOB PRIMARY KEY,
+            create_revision INTEGER NOT NULL,
+            mod_revision INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            lease INTEGER NOT NULL,
+            log_id INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO kv_live_next (key, create_revision, mod_revision, version, lease, log_id)
+          SELECT k.key, k.create_revision, k.mod_revision, k.version, k.lease,
+                 (SELECT max(l.id) FROM kv_log l WHERE l.key = k.key AND l.revision = k.mod_revision)
+          FROM kv_live k;
+        DROP INDEX kv_live_by_lease;
+        DROP TABLE kv_live;
+        ALTER TABLE kv_live_next RENAME TO kv_live;
+        CREATE INDEX kv_live_by_lease ON kv_live (lease, key) WHERE lease != 0;
         """,
     ]
 

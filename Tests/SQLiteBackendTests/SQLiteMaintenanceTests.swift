@@ -73,7 +73,14 @@ struct SQLiteMaintenanceTests {
         sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READWRITE, nil)
         let downgrade = """
             DROP INDEX kv_live_by_lease; DROP TABLE lease; DROP TABLE kelson_metadata;
-            ALTER TABLE kelson_state DROP COLUMN log_sequence; PRAGMA user_version = 1;
+            ALTER TABLE kelson_state DROP COLUMN log_sequence;
+            CREATE TABLE kv_live_v1 (key BLOB PRIMARY KEY, create_revision INTEGER NOT NULL,
+              mod_revision INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL, value BLOB NOT NULL)
+              WITHOUT ROWID;
+            INSERT INTO kv_live_v1 SELECT k.key, k.create_revision, k.mod_revision, k.version, k.lease, l.value
+              FROM kv_live k JOIN kv_log l ON l.id = k.log_id;
+            DROP TABLE kv_live; ALTER TABLE kv_live_v1 RENAME TO kv_live;
+            PRAGMA user_version = 1;
             """
         #expect(sqlite3_exec(handle, downgrade, nil, nil, nil) == SQLITE_OK)
         sqlite3_close_v2(handle)

@@ -53,7 +53,7 @@ struct SQLiteStorageTests {
         #expect(sqlite3_open_v2(directory.databasePath, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK)
         defer { sqlite3_close_v2(handle) }
         #expect(queryText(handle, "PRAGMA journal_mode") == "wal")
-        #expect(queryText(handle, "PRAGMA user_version") == "3")
+        #expect(queryText(handle, "PRAGMA user_version") == "4")
         #expect(queryText(handle, "SELECT revision || ',' || compact_revision FROM kelson_state") == "1,-1")
     }
 

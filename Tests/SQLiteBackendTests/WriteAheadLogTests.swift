@@ -126,7 +126,9 @@ struct WriteAheadLogTests {
     func crashReplaysTheTail() async throws {
         let directory = try TemporaryDirectory()
         var (store, backend) = try open(directory, holdBatches: true)
-        for index in 0..<300 { _ = try await store.put(PutRequest(key: bytes("k\(index % 50)"), value: bytes("v\(index)"))) }
+        for index in 0..<300 {
+            _ = try await store.put(PutRequest(key: bytes("k\(index % 50)"), value: bytes("v\(index)")))
+        }
         let lease = try await store.grantLease(id: 7, ttl: 60)
         var leased = PutRequest(key: bytes("leased"), value: bytes("x"))
         leased.lease = lease.lease.id
@@ -153,12 +155,14 @@ struct WriteAheadLogTests {
         let directory = try TemporaryDirectory()
         var (store, backend) = try open(directory, holdBatches: true)
         for index in 0..<20 { _ = try await store.put(PutRequest(key: bytes("k\(index)"), value: bytes("v\(index)"))) }
-        let segment = try #require(LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments().last)
+        let segment = try #require(
+            LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments().last)
         let end = try Self.endOfRecords(segment.path)
         backend.abandon()
         store.close()
         // The last record torn: its second half never reached the disk.
-        try Self.overwrite(segment.path, at: end.lastStart + (end.end - end.lastStart) / 2, with: [UInt8](repeating: 0, count: 64))
+        try Self.overwrite(
+            segment.path, at: end.lastStart + (end.end - end.lastStart) / 2, with: [UInt8](repeating: 0, count: 64))
         (store, backend) = try open(directory)
         defer { store.close() }
         // The last put (revision 21) is gone with its torn record, the 19 before it are there.
@@ -172,7 +176,8 @@ struct WriteAheadLogTests {
         let directory = try TemporaryDirectory()
         let (store, backend) = try open(directory, holdBatches: true)
         for index in 0..<20 { _ = try await store.put(PutRequest(key: bytes("k\(index)"), value: bytes("v\(index)"))) }
-        let segment = try #require(LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments().last)
+        let segment = try #require(
+            LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments().last)
         let firstRecord = WriteAheadLog.segmentHeaderSize
         backend.abandon()
         store.close()

@@ -22,7 +22,9 @@ final class RecordingWriter: BackendWriter {
     }
     func leases() throws -> [LeaseRecord] { try view.leases() }
     func lease(_ id: Int64) throws -> LeaseRecord? { try view.lease(id) }
-    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]] { try view.keys(attachedTo: lease, limit: limit) }
+    func keys(attachedTo lease: Int64, limit: Int) throws -> [[UInt8]] {
+        try view.keys(attachedTo: lease, limit: limit)
+    }
     func metadata(_ name: String) throws -> [UInt8]? { try view.metadata(name) }
 
     func append(_ change: Change) throws { try record(.append(change)) }

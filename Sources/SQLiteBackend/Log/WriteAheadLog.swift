@@ -262,7 +262,8 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
     static func synchronizeDirectory(_ directory: String) throws(StoreError) {
         let descriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw StoreError(.backendFailure, "cannot open \(directory) to fsync it: \(String(cString: strerror(errno)))")
+            throw StoreError(
+                .backendFailure, "cannot open \(directory) to fsync it: \(String(cString: strerror(errno)))")
         }
         defer { Glibc.close(descriptor) }
         guard fsync(descriptor) == 0 else {
@@ -286,8 +287,7 @@ final class SegmentFile: Sendable {
 
     /// Creates a segment of `size` bytes, zero-filled and synced; with `first` > 0 its header is written too (and
     /// synced with the first record after it).
-    static func create(path: String, first: UInt64, size: Int64, io: any LogFileIO) throws -> SegmentFile
-    {
+    static func create(path: String, first: UInt64, size: Int64, io: any LogFileIO) throws -> SegmentFile {
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw StoreError(.backendFailure, "cannot create \(path): \(String(cString: strerror(errno)))")
@@ -298,7 +298,8 @@ final class SegmentFile: Sendable {
         while written < size {
             let chunk = Int(min(Int64(zeros.count), size - written))
             try zeros.withUnsafeBytes { bytes in
-                try io.write(descriptor, path: path, bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<chunk]), at: written)
+                try io.write(
+                    descriptor, path: path, bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<chunk]), at: written)
             }
             written += Int64(chunk)
         }
