@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Logging
 import RevisionLog
 import Synchronization
 
@@ -32,6 +33,13 @@ public enum OfflineDefragment {
         let version = try connection!.integer("PRAGMA user_version") ?? 0
         guard version >= 1, version <= Schema.currentVersion else {
             throw StoreError(.corrupt, "\(path) is not a Kelson database this version understands (schema \(version))")
+        }
+        // A server that crashed left writes in its log that the file does not hold yet: fold them in first.
+        let logDirectory = path + "-log"
+        if FileManager.default.fileExists(atPath: logDirectory) {
+            try Schema.migrate(connection!)
+            _ = try LogRecovery.recover(connection!, logDirectory: logDirectory, logger: Logger(label: "kelson.defrag"))
+            rmdir(logDirectory)
         }
         try connection!.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         let pageSize = try connection!.integer("PRAGMA page_size") ?? 4096
