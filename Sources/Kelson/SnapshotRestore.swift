@@ -16,7 +16,10 @@ public enum SnapshotRestore {
     ) throws {
         let databaseSize = try SnapshotFile.verify(path: snapshotPath, skipHashCheck: skipHashCheck)
         let databasePath = dataDirectory + "/kelson.db"
-        if FileManager.default.fileExists(atPath: databasePath) {
+        // A log without its database (a directory someone emptied by hand) would be replayed into the restored file.
+        if FileManager.default.fileExists(atPath: databasePath)
+            || FileManager.default.fileExists(atPath: databasePath + "-log")
+        {
             throw KelsonError("data directory \(dataDirectory) already holds a database; restore into a new directory")
         }
         do {

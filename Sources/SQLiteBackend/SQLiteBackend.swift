@@ -113,6 +113,9 @@ public final class SQLiteBackend: LogBackend {
                 durablyApplied: { try durablyApplied.backend?.syncCommitted() ?? 0 })
             synchronizedDirectory = try Self.synchronizeDirectory(of: configuration.path)
             durablyApplied.backend = self
+            // Opened now rather than at the first trim: a descriptor the store keeps is opened once, at start.
+            let walPath = configuration.path + "-wal"
+            walFile.withLock { $0 = open(walPath, O_RDONLY | O_CLOEXEC) }
         } else {
             log = nil
             synchronizedDirectory = nil
