@@ -207,8 +207,12 @@ public final class SQLiteBackend: LogBackend {
         try withWriter { connection in
             if log == nil { try connection.run("BEGIN IMMEDIATE") } else { try openBatch(connection) }
             do {
+                // Through the revision index: `max(id) … WHERE revision <= ?` walks back over every row above the
+                // revision (measured: 0.6–10 ms a batch under full write load, which kept compaction from keeping up).
                 guard
-                    let lastID = try connection.integer("SELECT max(id) FROM kv_log WHERE revision <= ?1", revision),
+                    let lastID = try connection.integer(
+                        "SELECT id FROM kv_log WHERE revision <= ?1 ORDER BY revision DESC, sub_revision DESC LIMIT 1",
+                        revision),
                     cursor < lastID
                 else {
                     if log == nil { try connection.finishTransaction(commit: true) }
