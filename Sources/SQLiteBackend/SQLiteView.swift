@@ -55,12 +55,8 @@ final class SQLiteView: BackendWriter {
                 """)
         } else {
             statement = try connection.statement(
-                """
-                SELECT \(Self.logColumns) FROM kv_log l
-                JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
-                  ON l.id = m.id
-                WHERE l.deleted = 0 ORDER BY l.key LIMIT ?4
-                """)
+                "\(Self.keysAt(bounded: bounded)) SELECT \(Self.logColumns) \(Self.latestAt) WHERE l.deleted = 0 LIMIT ?4"
+            )
             statement.bind(3, revision)
         }
         bind(range, to: statement)
@@ -70,6 +66,28 @@ final class SQLiteView: BackendWriter {
         return result
     }
 
+    /// The distinct keys of the log in `?1 <= key (< ?2)`, ascending, by a skip scan of `kv_log_by_key`: one index
+    /// seek per key, so a read in the past costs O(keys in range), not O(history in range) (a GROUP BY over the
+    /// range read every version of every key: a paginated list's later pages, read at the first page's revision,
+    /// slowed down with every update). The CTE runs as a co-routine in its queue's (ascending) order, so a LIMIT
+    /// stops it early; its last row is NULL, which `latestAt` drops.
+    private static func keysAt(bounded: Bool) -> String {
+        let end = bounded ? " AND key < ?2" : ""
+        return """
+            WITH RECURSIVE keys(key) AS (
+              SELECT (SELECT key FROM kv_log WHERE key >= ?1\(end) ORDER BY key LIMIT 1)
+              UNION ALL
+              SELECT (SELECT key FROM kv_log WHERE key > keys.key\(end) ORDER BY key LIMIT 1) FROM keys
+              WHERE keys.key IS NOT NULL)
+            """
+    }
+
+    /// Each key's latest log row at or below `?3` (absent for a key created later).
+    private static let latestAt = """
+        FROM keys CROSS JOIN kv_log l ON l.id = (SELECT x.id FROM kv_log x WHERE x.key = keys.key AND x.revision <= ?3
+          ORDER BY x.revision DESC, x.id DESC LIMIT 1)
+        """
+
     func count(_ range: KeyRange, at revision: Int64) throws -> Int64 {
         if case .single(let key) = range { return try get(key, at: revision) == nil ? 0 : 1 }
         let keyCondition = range.end != nil ? "key >= ?1 AND key < ?2" : "key >= ?1"
@@ -78,12 +96,7 @@ final class SQLiteView: BackendWriter {
             statement = try connection.statement("SELECT count(*) FROM kv_live WHERE \(keyCondition)")
         } else {
             statement = try connection.statement(
-                """
-                SELECT count(*) FROM kv_log l
-                JOIN (SELECT max(id) AS id FROM kv_log WHERE \(keyCondition) AND revision <= ?3 GROUP BY key) m
-                  ON l.id = m.id
-                WHERE l.deleted = 0
-                """)
+                "\(Self.keysAt(bounded: range.end != nil)) SELECT count(*) \(Self.latestAt) WHERE l.deleted = 0")
             statement.bind(3, revision)
         }
         bind(range, to: statement)
