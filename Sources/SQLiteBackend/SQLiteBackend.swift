@@ -130,20 +130,12 @@ public final class SQLiteBackend: LogBackend {
     }
 
     /// fsync of the directory holding the database: an fsync of a file makes its contents durable, not its name.
-    /// A new store has just created `kelson.db`, and every open creates `kelson.db-wal` (a clean close removes it);
-    /// were its directory entry lost in a power cut, so would every acknowledged write still in the WAL.
+    /// A new store has just created `kelson.db`, every open creates `kelson.db-wal` (a clean close removes it) and the
+    /// log directory `kelson.db-log`; were a directory entry lost in a power cut, so would acknowledged writes.
     private static func synchronizeDirectory(of path: String) throws(StoreError) -> String {
         let parent = (path as NSString).deletingLastPathComponent
         let directory = parent.isEmpty ? "." : parent
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw StoreError(
-                .backendFailure, "cannot open \(directory) to fsync it: \(String(cString: strerror(errno)))")
-        }
-        defer { Glibc.close(descriptor) }
-        guard fsync(descriptor) == 0 else {
-            throw StoreError(.backendFailure, "fsync of \(directory) failed: \(String(cString: strerror(errno)))")
-        }
+        try WriteAheadLog.synchronizeDirectory(directory)
         return directory
     }
 
