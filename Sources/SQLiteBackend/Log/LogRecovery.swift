@@ -15,11 +15,11 @@ enum LogRecovery {
         let applied = UInt64(try connection.integer("SELECT log_sequence FROM kelson_state WHERE id = 1") ?? 0)
         let reader = LogReader(directory: logDirectory, logger: logger)
         let segments = reader.segments()
-        let spare = logDirectory + "/spare.tmp"
-        guard !segments.isEmpty else {
-            unlink(spare)
-            return applied
-        }
+        // Spares being prepared when the last process stopped hold nothing.
+        let spares = ((try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? [])
+            .filter { $0.hasSuffix(".tmp") }.map { logDirectory + "/" + $0 }
+        spares.forEach { unlink($0) }
+        guard !segments.isEmpty else { return applied }
         var last = applied
         var replayed = 0
         let started = ContinuousClock.now
@@ -50,7 +50,6 @@ enum LogRecovery {
         // Durable before the segments go: a checkpoint fsyncs the WAL and then the database.
         try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for segment in segments { unlink(segment.path) }
-        unlink(spare)
         if replayed > 0 {
             let elapsed = ContinuousClock.now - started
             logger.notice(

@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// ## On-disk format
 /// The log is the directory `<database>-log/` (`kelson.db-log/`) beside the database. It holds segment files named
-/// `<first sequence, 16 lower-case hex digits>.seg`, and at times `spare.tmp`, the next segment being preallocated.
+/// `<first sequence, 16 lower-case hex digits>.seg`, and at times `spare-<n>.tmp`, the next segment being preallocated.
 ///
 /// A segment starts with a 16-byte header: the magic `KLSNLOG1` and the sequence number of its first record (u64).
 /// Records follow back to back, each 8-byte aligned:
@@ -66,6 +66,7 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
     private let files: Mutex<(segments: [(first: UInt64, path: String)], spare: String?)>
     private let maintenance = WorkerThread()
     private var wakeMaintenance = false  // guarded by maintenance.condition
+    private var spareCount = 0  // the maintenance thread's
     /// Answers the last sequence SQLite holds durably (the backend syncs its WAL first); trimming deletes segments
     /// wholly at or below it.
     private let durablyApplied: @Sendable () throws -> UInt64
@@ -192,10 +193,10 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
 
     private func prepareSpare() {
         guard files.withLock({ $0.spare == nil }) else { return }
-        let path = directory + "/spare.tmp"
+        // A name of its own each time: the appender may be renaming the previous spare right now.
+        spareCount += 1
+        let path = directory + "/spare-\(spareCount).tmp"
         do {
-            unlink(path)
-            io.didMove(path, to: nil)
             _ = try SegmentFile.create(path: path, first: 0, size: segmentSize, io: io)
             files.withLock { $0.spare = path }
         } catch {
