@@ -171,6 +171,45 @@ struct WriteAheadLogTests {
         #expect(try await value(store, "k19") == nil)
     }
 
+    @Test("a power cut just after the log moved on: the old segment's torn tail is cut, the empty new one ignored")
+    func tornTailBeforeAnEmptySegment() async throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteConfiguration(path: directory.databasePath)
+        configuration.logSegmentSize = 64 << 10
+        configuration.batchMaximumDuration = .seconds(3_600)
+        configuration.batchMaximumOperations = 1_000_000
+        configuration.logger = conformanceLogger()
+        var backend = try SQLiteBackend(configuration: configuration)
+        var store = try Store(backend: backend, logger: conformanceLogger())
+        var index = 0
+        while LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments().count < 3 {
+            _ = try await store.put(PutRequest(key: bytes("k\(index)"), value: [UInt8](repeating: 1, count: 500)))
+            index += 1
+        }
+        let segments = LogReader(directory: backend.log!.directory, logger: conformanceLogger()).segments()
+        backend.abandon()
+        store.close()
+        // What a power cut can leave: the new segment never got its header or records to the disk, and the previous
+        // one's last record is torn.
+        let last = segments[segments.count - 1].path
+        try Self.overwrite(last, at: 0, with: [UInt8](repeating: 0, count: Int(fileSize(last))))
+        let previous = segments[segments.count - 2].path
+        let end = try Self.endOfRecords(previous)
+        try Self.overwrite(previous, at: end.lastStart + 20, with: [UInt8](repeating: 0xEE, count: 8))
+        var lost = 0
+        let torn = try LogReader.record(
+            in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: last))), at: WriteAheadLog.segmentHeaderSize)
+        if case .end = torn { lost = 1 }
+        #expect(lost == 1, "the new segment reads as empty")
+        backend = try SQLiteBackend(configuration: configuration)
+        store = try Store(backend: backend, logger: conformanceLogger())
+        defer { store.close() }
+        // Every put before the torn record is there; the torn one and the new segment's are gone.
+        let revision = try await store.revisions().revision
+        #expect(revision > 2 && revision < Int64(index) + 1, "revision \(revision) after \(index) puts")
+        #expect(try await value(store, "k0") != nil)
+    }
+
     @Test("a corrupt record before the tail stops start-up with the file and offset")
     func corruptionBeforeTheTailRefusesToStart() async throws {
         let directory = try TemporaryDirectory()

@@ -5,8 +5,9 @@ import RevisionLog
 /// Reads the log back at start-up (format: `WriteAheadLog`). Records at or below the sequence SQLite already holds
 /// are skipped; the rest must follow it without a gap. A record that fails its checksum at the very end of the last
 /// segment is a write torn by a crash: it was never synced, so never acknowledged, and the log is cut there (with a
-/// log line). A bad record anywhere else (an older segment, or followed by a good record) is corruption of data that
-/// was acknowledged: start-up stops with an error naming the file and offset rather than serve a hole.
+/// log line). A bad record anywhere else (a segment before the last one holding records, or followed by a good record)
+/// is corruption of data that was acknowledged: start-up stops with an error naming the file and offset rather than
+/// serve a hole.
 struct LogReader {
     let directory: String
     let logger: Logger
@@ -29,11 +30,14 @@ struct LogReader {
     /// Calls `body` with every record after `applied`, in order.
     func replay(after applied: UInt64, _ body: (Record) throws -> Void) throws {
         let segments = segments()
+        // The tail is the last segment holding a record and any (empty) ones after it: a power cut right after the
+        // log moved on can leave the previous segment's last records torn and the new one without its header.
+        let lastWithRecords = segments.lastIndex { Self.holdsRecords($0.path) } ?? 0
         var expected = applied + 1
         for (index, segment) in segments.enumerated() {
-            let isLast = index == segments.count - 1
+            let isLast = index >= lastWithRecords
             // Wholly at or below what SQLite holds: a segment whose deletion a power cut took back.
-            if !isLast, segments[index + 1].first <= expected { continue }
+            if index < segments.count - 1, segments[index + 1].first <= expected { continue }
             guard let data = FileManager.default.contents(atPath: segment.path) else {
                 throw StoreError(.corrupt, "cannot read the log segment \(segment.path)")
             }
@@ -82,6 +86,17 @@ struct LogReader {
                 break
             }
         }
+    }
+
+    /// True when the segment's header is there and its first record's header is not all zeros.
+    static func holdsRecords(_ path: String) -> Bool {
+        guard let file = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? file.close() }
+        let size = WriteAheadLog.segmentHeaderSize + WriteAheadLog.recordHeaderSize
+        guard let start = try? file.read(upToCount: size), start.count == size else { return false }
+        let bytes = [UInt8](start)
+        return Array(bytes[0..<8]) == WriteAheadLog.magic
+            && !bytes[WriteAheadLog.segmentHeaderSize...].allSatisfy { $0 == 0 }
     }
 
     enum Parsed {
