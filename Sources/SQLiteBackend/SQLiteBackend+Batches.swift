@@ -81,10 +81,15 @@ extension SQLiteBackend {
         if log.hasClosedSegments { log.requestTrim() }
     }
 
-    /// A read must see every acknowledged write: if the log has synced records SQLite has not committed yet, commit
-    /// them first (reads served after apply; measured cheaper than merging an overlay into every read).
+    /// A read sees every group applied before it began: if SQLite's batch holds groups not committed yet, commit them
+    /// first (reads served after apply; measured cheaper than merging an overlay into every read). Groups not yet
+    /// durable are then visible, and the core answers such a read only once they are (`Store.whenDurable`). All of
+    /// them, not only the synced ones: the committer checks after a failed group whether the store moved on
+    /// (`confirmRolledBack`), and must see a group the log took even though its writer was told it failed.
     func commitForReaders() throws {
-        guard let log, log.syncedSequence > committedSequence.load(ordering: .acquiring) else { return }
+        guard log != nil else { return }
+        let committed = committedSequence.load(ordering: .acquiring)
+        guard batch.withLock({ $0.isOpen && $0.lastSequence > committed }) else { return }
         try withWriter { connection in try commitBatch(connection) }
     }
 

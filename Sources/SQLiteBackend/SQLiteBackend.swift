@@ -52,8 +52,6 @@ public final class SQLiteBackend: LogBackend {
     public let configuration: SQLiteConfiguration
     private let writer: Mutex<SQLiteConnection?>
     private let readers: ConnectionPool<SQLiteConnection>
-    /// SQLite's WAL file, which trimming the log fsyncs (opened at start).
-    private let walFile = Mutex<Int32>(-1)
     /// Kelson's own log (nil unless `durable`).
     let log: WriteAheadLog?
     /// SQLite's open transaction over logged groups (writer lock).
@@ -124,9 +122,6 @@ public final class SQLiteBackend: LogBackend {
                 durablyApplied: { try durablyApplied.backend?.syncCommitted() ?? 0 })
             synchronizedDirectory = try Self.synchronizeDirectory(of: configuration.path)
             durablyApplied.backend = self
-            // Opened now rather than at the first trim: a descriptor the store keeps is opened once, at start.
-            let walPath = configuration.path + "-wal"
-            walFile.withLock { $0 = open(walPath, O_RDONLY | O_CLOEXEC) }
         } else {
             log = nil
             synchronizedDirectory = nil
@@ -156,15 +151,13 @@ public final class SQLiteBackend: LogBackend {
     func syncCommitted() throws -> UInt64 {
         let committed = committedSequence.load(ordering: .acquiring)
         let path = configuration.path + "-wal"
-        try walFile.withLock { descriptor throws(StoreError) in
-            if descriptor < 0 {
-                descriptor = open(path, O_RDONLY | O_CLOEXEC)
-                guard descriptor >= 0 else {
-                    throw StoreError(.backendFailure, "cannot open \(path) to sync it: errno \(errno)")
-                }
-            }
-            try configuration.logIO.sync(descriptor, path: path)
+        // Opened for each trim (rare) rather than kept: a store holds no descriptor it does not need.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw StoreError(.backendFailure, "cannot open \(path) to sync it: errno \(errno)")
         }
+        defer { Glibc.close(descriptor) }
+        try configuration.logIO.sync(descriptor, path: path)
         return committed
     }
 
@@ -308,10 +301,6 @@ public final class SQLiteBackend: LogBackend {
             connection?.close()
             connection = nil
         }
-        walFile.withLock { descriptor in
-            if descriptor >= 0 { Glibc.close(descriptor) }
-            descriptor = -1
-        }
         if let log {
             let removable = folded && !FileManager.default.fileExists(atPath: configuration.path + "-wal")
             log.close(removeFiles: removable)
@@ -331,10 +320,6 @@ extension SQLiteBackend {
             // The last connection's close folds the committed WAL into the database: what a later open would do.
             connection?.close()
             connection = nil
-        }
-        walFile.withLock { descriptor in
-            if descriptor >= 0 { Glibc.close(descriptor) }
-            descriptor = -1
         }
         log?.close(removeFiles: false)
         lock.withLock { $0 = nil }
