@@ -52,16 +52,8 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
     private var nextSequence: UInt64
     private var buffer: [UInt8] = []
 
-    /// What `sync` must cover, shared by the appending and the syncing thread.
-    private struct Pending {
-        /// Files written since the last sync began (the current one, and any just rotated away).
-        var dirty: [SegmentFile] = []
-        /// The last sequence whose write returned.
-        var appended: UInt64
-    }
-    private let pending: Mutex<Pending>
-    /// Every record up to this one is durable (the last sync that covered it returned).
-    private let synced: Atomic<UInt64>
+    /// Files written since the last sync began (the current one, and any just rotated away): what `sync` must cover.
+    private let pending = Mutex<[SegmentFile]>([])
     /// Segments on disk, oldest first, and the prepared spare.
     private let files: Mutex<(segments: [(first: UInt64, path: String)], spare: String?)>
     private let maintenance = WorkerThread()
@@ -92,8 +84,6 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
         try Self.synchronizeDirectory(directory)
         currentSize = min(segmentSize, Self.smallSegmentSize)
         offset = Int64(Self.segmentHeaderSize)
-        pending = Mutex(Pending(dirty: [], appended: nextSequence - 1))
-        synced = Atomic(nextSequence - 1)
         files = Mutex(([(nextSequence, path)], nil))
         maintenance.start(name: "kelson-log") { [self] in runMaintenance() }
     }
@@ -102,9 +92,6 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
         let hex = String(first, radix: 16)
         return directory + "/" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".seg"
     }
-
-    /// The last sequence a completed sync covered.
-    var syncedSequence: UInt64 { synced.load(ordering: .acquiring) }
 
     /// Appends one record holding `operations`; it is durable after the next `sync`. Returns its sequence number.
     func append(_ operations: [LogOperation]) throws -> UInt64 {
@@ -130,9 +117,8 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
         offset += Int64(buffer.count)
         nextSequence += 1
         let file = current
-        pending.withLock { pending in
-            pending.appended = sequence
-            if pending.dirty.last !== file { pending.dirty.append(file) }
+        pending.withLock { dirty in
+            if dirty.last !== file { dirty.append(file) }
         }
         return sequence
     }
@@ -140,12 +126,11 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
     /// Makes every record appended before this call durable: one fdatasync per file written since the last sync.
     /// Runs on the syncer thread beside `append`.
     func sync() throws(StoreError) {
-        let (files, appended) = pending.withLock { pending in
-            defer { pending.dirty.removeAll(keepingCapacity: true) }
-            return (pending.dirty, pending.appended)
+        let files = pending.withLock { dirty in
+            defer { dirty.removeAll(keepingCapacity: true) }
+            return dirty
         }
         for file in files { try io.sync(file.descriptor, path: file.path) }
-        synced.store(appended, ordering: .releasing)
     }
 
     /// Moves to a new segment starting at `first`: the prepared spare if there is one (renamed, then the directory
@@ -235,11 +220,6 @@ final class WriteAheadLog: @unchecked Sendable {  // appender state: the committ
 
     /// True once the log has moved past a segment that trimming may delete.
     var hasClosedSegments: Bool { files.withLock { $0.segments.count > 1 } }
-
-    /// Bytes of segments on disk (the spare excluded).
-    var sizeOnDisk: Int64 {
-        files.withLock { $0.segments.reduce(0) { $0 + fileSize($1.path) } }
-    }
 
     /// Stops the maintenance thread; with `removeFiles`, deletes the whole log (the database holds everything).
     func close(removeFiles: Bool) {
