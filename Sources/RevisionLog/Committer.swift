@@ -76,6 +76,10 @@ final class Committer: @unchecked Sendable {
 
     // Owned by the committer thread.
     private var revision: Int64
+    /// Whether the last group was alone: one write, synced on this thread (see `StoreConfiguration.committerSpin`).
+    private var lastGroupAlone = false
+    /// Set by `publish` when it synced the group on this thread.
+    private var syncedInline = false
     private var compactRevision: Int64 { didSet { compactPoint.store(compactRevision, ordering: .releasing) } }
     /// `compactRevision` for other threads (watch registration reads it without a backend call).
     let compactPoint: Atomic<Int64>
@@ -207,10 +211,15 @@ final class Committer: @unchecked Sendable {
             // Another process may move the compaction point: a shared backend looks again every second.
             let batch = queue.next(
                 maximum: configuration.maximumGroupSize, until: shared ? Date().addingTimeInterval(1) : nil,
+                spin: lastGroupAlone && !hasCompactionWork ? configuration.committerSpin : .zero,
                 hasOtherWork: { hasCompactionWork })
             let (group, done) = (batch.items, batch.done)
 
-            if !group.isEmpty { commit(group) }
+            if !group.isEmpty {
+                syncedInline = false
+                commit(group)
+                lastGroupAlone = group.count == 1 && syncedInline
+            }
             if batch.timedOut { refreshSharedState() }
             if shared && compactedThrough < compactRevision && !leadsMaintenance.load(ordering: .acquiring)
                 && roleChecked.withLock({ $0.map { ContinuousClock.now - $0 > .seconds(1) } ?? true })
@@ -372,7 +381,10 @@ final class Committer: @unchecked Sendable {
     private func publish(_ batch: SyncBatch) {
         if let syncer {
             // Alone in the queue: sync on this thread (see `Syncer.syncInline`); else pipeline with the syncer.
-            if queue.isEmpty && syncer.syncInline(batch) { return }
+            if queue.isEmpty && syncer.syncInline(batch) {
+                syncedInline = true
+                return
+            }
             return syncer.enqueue(batch)
         }
         if let follower { return follower.enqueue(batch) }

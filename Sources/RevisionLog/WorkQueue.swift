@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A dedicated thread and the bounded queue that feeds it: the committer, the syncer and the log follower are each
 /// one. Producers `enqueue` items (refused once the queue is full or stopping) or `wake` the thread without one; the
@@ -9,6 +10,9 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
     private var condition: NSCondition { worker.condition }
     private var items: [Item] = []
     private var woken = false
+    /// Set when items wait or `wake` was called, and once `stop` was asked; read without the lock by `next`'s spin.
+    private let needsAttention = Atomic<Bool>(false)
+    private let stopAsked = Atomic<Bool>(false)
     /// Items waiting at most; `enqueue` refuses more.
     let limit: Int
 
@@ -30,7 +34,10 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
     func start(name: String, _ body: @escaping @Sendable () -> Void) { worker.start(name: name, body) }
 
     /// Asks the thread to finish what is queued, then waits until its body has returned.
-    func stop() { worker.stop() }
+    func stop() {
+        stopAsked.store(true, ordering: .releasing)
+        worker.stop()
+    }
 
     /// Queues `item` and wakes the thread; refused when `limit` items wait or the queue is stopping.
     func enqueue(_ item: Item) -> Refusal? {
@@ -39,6 +46,7 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
         if worker.stopping { return .stopping }
         if items.count >= limit { return .full }
         items.append(item)
+        needsAttention.store(true, ordering: .releasing)
         condition.signal()
         return nil
     }
@@ -47,11 +55,11 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
     func enqueueUnbounded(_ item: Item) {
         condition.lock()
         items.append(item)
+        needsAttention.store(true, ordering: .releasing)
         condition.signal()
         condition.unlock()
     }
 
-    /// Wakes the thread without an item (`Batch.woken`).
     /// True when nothing waits in the queue.
     var isEmpty: Bool {
         condition.lock()
@@ -59,16 +67,27 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
         return items.isEmpty
     }
 
+    /// Wakes the thread without an item (`Batch.woken`).
     func wake() {
         condition.lock()
         woken = true
+        needsAttention.store(true, ordering: .releasing)
         condition.signal()
         condition.unlock()
     }
 
     /// Waits until items are queued, `wake` was called, `hasOtherWork` (asked under the lock) says so, `deadline`
-    /// passed or `stop` was asked; then takes up to `maximum` items.
-    func next(maximum: Int = .max, until deadline: Date? = nil, hasOtherWork: () -> Bool = { false }) -> Batch {
+    /// passed or `stop` was asked; then takes up to `maximum` items. With `spin`, it first watches the queue that
+    /// long without sleeping (an item that comes meanwhile is taken without a wake-up).
+    func next(
+        maximum: Int = .max, until deadline: Date? = nil, spin: Duration = .zero, hasOtherWork: () -> Bool = { false }
+    ) -> Batch {
+        if spin > .zero {
+            let end = ContinuousClock.now + spin
+            while !needsAttention.load(ordering: .acquiring), !stopAsked.load(ordering: .acquiring),
+                ContinuousClock.now < end
+            {}
+        }
         condition.lock()
         defer { condition.unlock() }
         var timedOut = false
@@ -84,6 +103,7 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
         }
         let taken = Array(items.prefix(maximum))
         items.removeFirst(taken.count)
+        needsAttention.store(!items.isEmpty, ordering: .releasing)
         defer { woken = false }
         return Batch(items: taken, woken: woken, timedOut: timedOut, done: worker.stopping && items.isEmpty)
     }
