@@ -10,7 +10,7 @@ final class WorkQueue<Item>: @unchecked Sendable {  // `items` and `woken` are g
     private var condition: NSCondition { worker.condition }
     private var items: [Item] = []
     private var woken = false
-    /// Set when items wait or `wake` was called, and once `stop` was asked; read without the lock by `next`'s spin.
+    /// Set while items wait or after `wake`; read without the lock by `next`'s spin, as is `stopAsked` (set by `stop`).
     private let needsAttention = Atomic<Bool>(false)
     private let stopAsked = Atomic<Bool>(false)
     /// Items waiting at most; `enqueue` refuses more.
