@@ -78,8 +78,6 @@ final class Committer: @unchecked Sendable {
     private var revision: Int64
     /// Whether the last group was alone: one write, synced on this thread (see `StoreConfiguration.committerSpin`).
     private var lastGroupAlone = false
-    /// Set by `publish` when it synced the group on this thread.
-    private var syncedInline = false
     private var compactRevision: Int64 { didSet { compactPoint.store(compactRevision, ordering: .releasing) } }
     /// `compactRevision` for other threads (watch registration reads it without a backend call).
     let compactPoint: Atomic<Int64>
@@ -216,9 +214,8 @@ final class Committer: @unchecked Sendable {
             let (group, done) = (batch.items, batch.done)
 
             if !group.isEmpty {
-                syncedInline = false
-                commit(group)
-                lastGroupAlone = group.count == 1 && syncedInline
+                let syncedHere = commit(group)
+                lastGroupAlone = group.count == 1 && syncedHere
             }
             if batch.timedOut { refreshSharedState() }
             if shared && compactedThrough < compactRevision && !leadsMaintenance.load(ordering: .acquiring)
@@ -250,10 +247,11 @@ final class Committer: @unchecked Sendable {
         acknowledgeFinishedCompactions()
     }
 
-    private func commit(_ group: [PendingWrite]) {
+    /// Commits `group` and publishes it; answers whether it was synced on this thread (`publish`).
+    private func commit(_ group: [PendingWrite]) -> Bool {
         if let failure {
             for write in group { write.completion(.failure(failure)) }
-            return
+            return false
         }
         var outcomes: [Result<PendingWrite.Outcome, StoreError>] = []
         var committed: [CommittedRevision] = []
@@ -307,7 +305,7 @@ final class Committer: @unchecked Sendable {
             logger.error("commit of \(group.count) writes failed", metadata: ["error": "\(failure)"])
             if !shared { confirmRolledBack(after: failure) }
             for write in group { write.completion(.failure(self.failure ?? failure)) }
-            return
+            return false
         }
         StoreMetrics.commitDuration.recordNanoseconds(Self.nanoseconds(since: started))
         StoreMetrics.groupSize.record(group.count)
@@ -338,7 +336,7 @@ final class Committer: @unchecked Sendable {
             }
             acknowledgements.append((write, outcome))
         }
-        publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
+        return publish(SyncBatch(committed: committed, head: revision, acknowledgements: acknowledgements))
     }
 
     static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
@@ -377,19 +375,23 @@ final class Committer: @unchecked Sendable {
     }
 
     /// Publishes a committed group to observers and acknowledges its writers once it is durable: at once when
-    /// `write` made it durable, else through the syncer after its next sync.
-    private func publish(_ batch: SyncBatch) {
+    /// `write` made it durable, else through the syncer after its next sync. Answers true when it synced the group on
+    /// this thread.
+    @discardableResult
+    private func publish(_ batch: SyncBatch) -> Bool {
         if let syncer {
             // Alone in the queue: sync on this thread (see `Syncer.syncInline`); else pipeline with the syncer.
-            if queue.isEmpty && syncer.syncInline(batch) {
-                syncedInline = true
-                return
-            }
-            return syncer.enqueue(batch)
+            if queue.isEmpty && syncer.syncInline(batch) { return true }
+            syncer.enqueue(batch)
+            return false
         }
-        if let follower { return follower.enqueue(batch) }
+        if let follower {
+            follower.enqueue(batch)
+            return false
+        }
         if !batch.committed.isEmpty { onCommit(batch.committed, batch.head) }
         for acknowledgement in batch.acknowledgements { acknowledgement.write.completion(acknowledgement.outcome) }
+        return false
     }
 
     private func apply(
